@@ -1,0 +1,41 @@
+# Vocalis: the two Quickstart commands are `make run` and `make test`.
+# Both do all set-up on a fresh Debian 12 machine: system packages, a release
+# build, and the models (cached outside the checkout, in ~/.cache/vocalis).
+
+CARGO        ?= cargo
+VOCALIS      := target/release/vocalis
+# Models the server needs to start (default STT, voice, VAD, ONNX Runtime).
+RUN_MODELS   := tiny.en en_US-joe-medium silero-vad onnxruntime
+# Tests also check the multilingual model and the q8_0 quantization.
+TEST_MODELS  := $(RUN_MODELS) base
+
+.PHONY: run test setup build models-run models-test lint fmt bench clean-models
+
+run: models-run
+	$(VOCALIS) serve $(ARGS)
+
+test: models-test lint
+	$(CARGO) test --workspace --release --locked
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --release --locked
+
+models-run: build
+	$(VOCALIS) models pull $(RUN_MODELS)
+
+models-test: build
+	$(VOCALIS) models pull $(TEST_MODELS)
+	$(VOCALIS) models pull tiny.en --quantize q8_0
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --release --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench: models-run
+	$(CARGO) bench -p vocalis-audio

@@ -1,0 +1,173 @@
+//! Server configuration: typed, with defaults, loaded from an optional TOML
+//! file and validated before the server starts so a bad setting fails fast.
+//!
+//! Precedence (lowest to highest): built-in defaults, the TOML file, then
+//! `VOCALIS_*` environment variables and command-line flags (merged by the
+//! binary, which owns the command line). Limit names carry their units.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `vocalis serve` needs to know, with defaults for a 2-core box.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Root of the model store (see `vocalis models list`).
+    pub models_dir: PathBuf,
+    /// Directory for durable state: tenants, keys, the usage ledger.
+    pub data_dir: PathBuf,
+    /// Largest accepted HTTP request body.
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for open sessions before it drops them.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            models_dir: default_cache_dir().join("models"),
+            data_dir: default_data_dir(),
+            max_body_bytes: 25 * 1024 * 1024,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// Why a configuration could not be loaded or is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file named by `--config` / `VOCALIS_CONFIG`.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for [`ServerConfig`].
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file named by `--config` / `VOCALIS_CONFIG`.
+        path: PathBuf,
+        /// What the TOML parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// A setting has a value the server cannot run with.
+    #[error("invalid setting `{field}`: {reason}")]
+    Invalid {
+        /// The setting's name as written in the TOML file.
+        field: &'static str,
+        /// Why the value is rejected.
+        reason: String,
+    },
+}
+
+impl ServerConfig {
+    /// Loads a TOML file over the defaults.
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|e| match e {
+            ConfigError::Parse { source, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML text over the defaults.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: PathBuf::new(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Checks the values that deserialization alone cannot check.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                field: "max_body_bytes",
+                reason: format!("{} is below the minimum of 1024", self.max_body_bytes),
+            });
+        }
+        if self.models_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "models_dir",
+                reason: "must not be empty".into(),
+            });
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "data_dir",
+                reason: "must not be empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `$XDG_CACHE_HOME/vocalis`, or `~/.cache/vocalis`.
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".cache"))
+        .join("vocalis")
+}
+
+/// `$XDG_DATA_HOME/vocalis`, or `~/.local/share/vocalis`.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".local").join("share"))
+        .join("vocalis")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_8080_and_validate() {
+        let config = ServerConfig::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        config.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn toml_overrides_only_what_it_names() {
+        let config = ServerConfig::from_toml_str("listen = \"0.0.0.0:9000\"\n").unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.max_body_bytes, ServerConfig::default().max_body_bytes);
+    }
+
+    #[test]
+    fn unknown_toml_keys_are_rejected() {
+        let err = ServerConfig::from_toml_str("lisen = \"0.0.0.0:9000\"\n").unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn tiny_body_limit_is_rejected() {
+        let config = ServerConfig {
+            max_body_bytes: 10,
+            ..ServerConfig::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert!(err.to_string().contains("max_body_bytes"), "{err}");
+    }
+}

@@ -1,0 +1,115 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every handler returns [`ApiError`]; its [`IntoResponse`] impl picks the
+//! status code and writes `{"error":{"code":…,"message":…}}` with a stable,
+//! machine-readable code. Internal details are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// An error a client can see: a stable code, an HTTP status and a message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The request is malformed or names something that does not exist.
+    #[error("{0}")]
+    InvalidPayload(String),
+    /// The request is well-formed but a field fails validation.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body or audio is larger than the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The uploaded media type cannot be decoded.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// No route matches.
+    #[error("{0}")]
+    NotFound(String),
+    /// Every worker is busy and the queue is full; retry later.
+    #[error("{0}")]
+    Busy(String),
+    /// Something failed inside the server; the detail is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::InvalidPayload(_) => "invalid_payload",
+            Self::Unprocessable(_) => "invalid_payload",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::NotFound(_) => "not_found",
+            Self::Busy(_) => "busy",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidPayload(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            Self::Internal(detail) => {
+                tracing::error!(detail = %detail, "internal error");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": { "code": self.code(), "message": self.public_message() }
+        });
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_are_not_sent() {
+        let response = ApiError::Internal("secret path /etc/x".into()).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn each_error_has_a_stable_code_and_status() {
+        let cases = [
+            (ApiError::Unauthorized(String::new()), 401, "unauthorized"),
+            (ApiError::InvalidPayload(String::new()), 400, "invalid_payload"),
+            (ApiError::Unprocessable(String::new()), 422, "invalid_payload"),
+            (ApiError::PayloadTooLarge(String::new()), 413, "payload_too_large"),
+            (ApiError::UnsupportedMediaType(String::new()), 415, "unsupported_media_type"),
+            (ApiError::Busy(String::new()), 503, "busy"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+}

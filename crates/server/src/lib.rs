@@ -1,0 +1,20 @@
+//! The Vocalis server: the only crate that knows the wire protocols.
+//!
+//! It turns HTTP and WebSocket requests into calls on the engine crates and
+//! engine results back into wire messages. Engine types never cross the wire
+//! directly; each protocol has its own wire types.
+//!
+//! # Layout
+//! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
+//! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
+//! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
+//! - [`server`]: binding, the router, and graceful shutdown.
+
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod server;
+
+pub use config::{ConfigError, ServerConfig};
+pub use error::ApiError;
+pub use server::{RunningServer, Server};

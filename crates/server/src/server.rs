@@ -1,0 +1,121 @@
+//! Binding the listener, building the router, and graceful shutdown.
+//!
+//! [`Server::bind`] validates the config and binds (port 0 picks a free
+//! port, which is how tests start real servers). [`RunningServer`] owns a
+//! cancellation token: cancelling it stops accepting connections and waits
+//! up to `shutdown_grace_ms` for open sessions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, ServerConfig};
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// When the server started.
+    pub started: Instant,
+    /// The validated configuration.
+    pub config: Arc<ServerConfig>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A configured server, not yet bound.
+pub struct Server {
+    config: ServerConfig,
+}
+
+/// A server accepting connections in a background task.
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Validates `config`; nothing is bound yet.
+    pub fn new(config: ServerConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        Ok(Self { config })
+    }
+
+    /// Binds the listener and starts serving in a background task.
+    pub async fn start(self) -> Result<RunningServer, StartError> {
+        let addr = self.config.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let state = AppState {
+            started: Instant::now(),
+            config: Arc::new(self.config),
+        };
+        let shutdown = CancellationToken::new();
+        let app = crate::routes::router(state);
+        let signal = shutdown.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { signal.cancelled().await })
+                .await
+        });
+        tracing::info!(%addr, "listening");
+        Ok(RunningServer {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+}
+
+impl RunningServer {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A token whose cancellation starts graceful shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the shutdown token is cancelled and the server has drained,
+    /// or until `grace` has passed after cancellation.
+    pub async fn wait(self, grace: Duration) -> std::io::Result<()> {
+        let shutdown = self.shutdown.clone();
+        let mut task = self.task;
+        tokio::select! {
+            result = &mut task => return result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            () = shutdown.cancelled() => {}
+        }
+        match tokio::time::timeout(grace, &mut task).await {
+            Ok(result) => result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(_) => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period over; dropping open connections");
+                task.abort();
+                Ok(())
+            }
+        }
+    }
+}

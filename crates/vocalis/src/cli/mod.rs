@@ -1,0 +1,45 @@
+//! The command line: one module per subcommand.
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Vocalis: a self-hosted speech-to-text and text-to-speech server.
+#[derive(Debug, Parser)]
+#[command(name = "vocalis", version, about)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace); `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP and WebSocket server.
+    Serve(serve::ServeArgs),
+}
+
+/// Sets up `tracing` with `RUST_LOG` or the verbosity flag.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

@@ -1,0 +1,92 @@
+//! `vocalis serve`: load the config (defaults, TOML file, env, flags) and run
+//! the server until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use vocalis_server::{Server, ServerConfig};
+
+/// Flags of `vocalis serve`; each also reads a `VOCALIS_*` variable.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML config file; flags and env override its values.
+    #[arg(long, env = "VOCALIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "VOCALIS_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Model store root.
+    #[arg(long, env = "VOCALIS_MODELS")]
+    models_dir: Option<PathBuf>,
+    /// Directory for tenants, keys and the usage ledger.
+    #[arg(long, env = "VOCALIS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Largest accepted HTTP request body, in bytes.
+    #[arg(long, env = "VOCALIS_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+}
+
+impl ServeArgs {
+    /// Merges the file, env and flags over the defaults.
+    pub fn into_config(self) -> anyhow::Result<ServerConfig> {
+        let mut config = match &self.config {
+            Some(path) => ServerConfig::from_toml_file(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = self.models_dir {
+            config.models_dir = dir;
+        }
+        if let Some(dir) = self.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(bytes) = self.max_body_bytes {
+            config.max_body_bytes = bytes;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Runs the server on a multi-threaded runtime until a shutdown signal.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config()?;
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::new(config)?.start().await?;
+        let shutdown = server.shutdown_token();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown signal received");
+            shutdown.cancel();
+        });
+        server.wait(grace).await.context("server failed")
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

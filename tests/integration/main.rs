@@ -1,0 +1,11 @@
+//! The one integration test binary: starts the real `vocalis` binary on
+//! `127.0.0.1:0` and talks to it over real sockets, plus whole-tree checks.
+//!
+//! # Layout
+//! - [`support`]: spawning the binary and finding its port.
+//! - [`tidy`]: checks over the source tree (every module has a `//!` doc).
+//! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
+
+mod serve;
+mod support;
+mod tidy;
