@@ -41,7 +41,13 @@ fn invalid_config_fails_fast_with_the_setting_named() {
     let config = data.path().join("vocalis.toml");
     std::fs::write(&config, "max_body_bytes = 3\n").unwrap();
     let output = crate::support::vocalis(data.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -63,7 +63,10 @@ impl ServerProcess {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("vocalis serve did not report its address; log so far:\n{}", log.join("\n"));
+                    panic!(
+                        "vocalis serve did not report its address; log so far:\n{}",
+                        log.join("\n")
+                    );
                 }
             };
             if let Some(addr) = parse_listening(&line) {

@@ -30,7 +30,12 @@ fn every_module_has_a_doc_comment() {
     for dir in ["crates", "tests", "benches", "fuzz"] {
         rust_files(&root.join(dir), &mut files);
     }
-    assert!(files.len() > 10, "found only {} Rust files under {}", files.len(), root.display());
+    assert!(
+        files.len() > 10,
+        "found only {} Rust files under {}",
+        files.len(),
+        root.display()
+    );
     let missing: Vec<String> = files
         .iter()
         .filter(|path| {
@@ -41,7 +46,16 @@ fn every_module_has_a_doc_comment() {
                 .unwrap_or("");
             !first.starts_with("//!")
         })
-        .map(|path| path.strip_prefix(&root).unwrap_or(path).display().to_string())
+        .map(|path| {
+            path.strip_prefix(&root)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        })
         .collect();
-    assert!(missing.is_empty(), "modules without a `//!` doc comment:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "modules without a `//!` doc comment:\n{}",
+        missing.join("\n")
+    );
 }

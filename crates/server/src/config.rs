@@ -152,7 +152,10 @@ mod tests {
     fn toml_overrides_only_what_it_names() {
         let config = ServerConfig::from_toml_str("listen = \"0.0.0.0:9000\"\n").unwrap();
         assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.max_body_bytes, ServerConfig::default().max_body_bytes);
+        assert_eq!(
+            config.max_body_bytes,
+            ServerConfig::default().max_body_bytes
+        );
     }
 
     #[test]

@@ -101,10 +101,26 @@ mod tests {
     fn each_error_has_a_stable_code_and_status() {
         let cases = [
             (ApiError::Unauthorized(String::new()), 401, "unauthorized"),
-            (ApiError::InvalidPayload(String::new()), 400, "invalid_payload"),
-            (ApiError::Unprocessable(String::new()), 422, "invalid_payload"),
-            (ApiError::PayloadTooLarge(String::new()), 413, "payload_too_large"),
-            (ApiError::UnsupportedMediaType(String::new()), 415, "unsupported_media_type"),
+            (
+                ApiError::InvalidPayload(String::new()),
+                400,
+                "invalid_payload",
+            ),
+            (
+                ApiError::Unprocessable(String::new()),
+                422,
+                "invalid_payload",
+            ),
+            (
+                ApiError::PayloadTooLarge(String::new()),
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::UnsupportedMediaType(String::new()),
+                415,
+                "unsupported_media_type",
+            ),
             (ApiError::Busy(String::new()), 503, "busy"),
         ];
         for (error, status, code) in cases {

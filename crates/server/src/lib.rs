@@ -5,15 +5,19 @@
 //! directly; each protocol has its own wire types.
 //!
 //! # Layout
+//! - [`auth`]: API keys, JWTs, and where credentials are found in a request.
 //! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
 //! - [`server`]: binding, the router, and graceful shutdown.
+//! - [`store`]: durable tenants, API keys and the usage ledger (SQLite).
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod routes;
 pub mod server;
+pub mod store;
 
 pub use config::{ConfigError, ServerConfig};
 pub use error::ApiError;

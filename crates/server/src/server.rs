@@ -112,7 +112,10 @@ impl RunningServer {
         match tokio::time::timeout(grace, &mut task).await {
             Ok(result) => result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             Err(_) => {
-                tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period over; dropping open connections");
+                tracing::warn!(
+                    grace_ms = grace.as_millis() as u64,
+                    "shutdown grace period over; dropping open connections"
+                );
                 task.abort();
                 Ok(())
             }

@@ -1,0 +1,115 @@
+//! Durable state in one SQLite database under the data dir: tenants, API
+//! keys (hashed) and the usage ledger.
+//!
+//! The store is synchronous (rusqlite); async code calls it through
+//! `spawn_blocking`. Every write is a single statement or a transaction, with
+//! WAL journaling and `synchronous=FULL`, so a committed usage record survives
+//! a crash or power loss.
+//!
+//! # Layout
+//! - [`schema`]: table definitions and migrations.
+//! - [`tenants`]: tenants and their credit balances.
+//! - [`keys`]: API key generation, hashing and constant-time checks.
+//! - [`ledger`]: usage records, exactly one per accepted session or request.
+
+pub mod keys;
+pub mod ledger;
+pub mod schema;
+pub mod tenants;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file or its directory could not be opened or created.
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite or the OS said.
+        source: rusqlite::Error,
+    },
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The named tenant does not exist.
+    #[error("no tenant named `{0}`")]
+    UnknownTenant(String),
+    /// No unrevoked key starts with the given prefix.
+    #[error("no API key with prefix `{0}`")]
+    UnknownKey(String),
+    /// A usage record for this session was already written.
+    #[error("usage for session `{0}` is already recorded")]
+    DuplicateUsage(String),
+}
+
+/// A handle to the database; cheap to clone, safe to share across threads.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// The database file inside a data dir.
+    pub fn db_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("vocalis.sqlite3")
+    }
+
+    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = Self::db_path(data_dir);
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_connection(conn)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Locks the connection. A poisoned lock is recovered: SQLite keeps its
+    /// own consistency, and a panic elsewhere must not stop billing.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Seconds since the Unix epoch, as stored in the database.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
