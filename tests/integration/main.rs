@@ -4,8 +4,10 @@
 //! # Layout
 //! - [`support`]: spawning the binary and finding its port.
 //! - [`tidy`]: checks over the source tree (every module has a `//!` doc).
+//! - [`keys`]: `vocalis keys` and the first-start developer key.
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 
+mod keys;
 mod serve;
 mod support;
 mod tidy;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::JwtConfig;
+
 /// Everything `vocalis serve` needs to know, with defaults for a 2-core box.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -24,6 +26,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long shutdown waits for open sessions before it drops them.
     pub shutdown_grace_ms: u64,
+    /// JWT verification; API keys work without it.
+    pub jwt: JwtConfig,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +38,7 @@ impl Default for ServerConfig {
             data_dir: default_data_dir(),
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_ms: 10_000,
+            jwt: JwtConfig::default(),
         }
     }
 }
@@ -111,6 +116,10 @@ impl ServerConfig {
                 reason: "must not be empty".into(),
             });
         }
+        crate::auth::JwtVerifier::from_config(&self.jwt).map_err(|e| ConfigError::Invalid {
+            field: "jwt",
+            reason: e.to_string(),
+        })?;
         Ok(())
     }
 }

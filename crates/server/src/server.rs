@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::{ConfigError, ServerConfig};
+use crate::store::{Store, StoreError};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -22,6 +24,10 @@ pub struct AppState {
     pub started: Instant,
     /// The validated configuration.
     pub config: Arc<ServerConfig>,
+    /// Tenants, keys and the usage ledger.
+    pub store: Store,
+    /// Checks credentials.
+    pub auth: Authenticator,
 }
 
 /// Why the server could not start.
@@ -30,6 +36,17 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The first-start developer key could not be written.
+    #[error("cannot write the developer API key to {path}: {source}")]
+    DevKey {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -68,9 +85,17 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let store = Store::open(&self.config.data_dir)?;
+        bootstrap_dev_key(&store, &self.config.data_dir)?;
+        let jwt = JwtVerifier::from_config(&self.config.jwt).map_err(|e| ConfigError::Invalid {
+            field: "jwt",
+            reason: e.to_string(),
+        })?;
         let state = AppState {
             started: Instant::now(),
             config: Arc::new(self.config),
+            auth: Authenticator::new(store.clone(), jwt),
+            store,
         };
         let shutdown = CancellationToken::new();
         let app = crate::routes::router(state);
@@ -121,4 +146,33 @@ impl RunningServer {
             }
         }
     }
+}
+
+/// On first start (no API keys at all), creates tenant `default` with a key
+/// written to `<data dir>/dev-api-key` (mode 0600), so `make run` is usable at
+/// once. Logs the path, never the key.
+fn bootstrap_dev_key(store: &Store, data_dir: &std::path::Path) -> Result<(), StartError> {
+    if !store.list_keys()?.is_empty() {
+        return Ok(());
+    }
+    store.ensure_tenant("default", None)?;
+    let key = store.create_key("default")?;
+    let path = data_dir.join("dev-api-key");
+    write_private(&path, &format!("{}\n", key.secret)).map_err(|source| StartError::DevKey {
+        path: path.clone(),
+        source,
+    })?;
+    tracing::info!(path = %path.display(), prefix = %key.prefix, "created tenant `default` with a developer API key");
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }

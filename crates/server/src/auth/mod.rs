@@ -8,15 +8,18 @@
 //!
 //! # Layout
 //! - [`credentials`]: pulling the credential out of a request.
+//! - [`extract`]: the axum extractor that rejects with 401 before a handler runs.
 //! - [`jwt`]: JWT verification (HS256, RS256, ES256) with strict claims.
 
 pub mod credentials;
+pub mod extract;
 pub mod jwt;
 
 use crate::store::keys::KEY_SCHEME;
 use crate::store::{Store, StoreError};
 
 pub use credentials::Credential;
+pub use extract::Authenticated;
 pub use jwt::{JwtConfig, JwtVerifier};
 
 /// The authenticated caller.

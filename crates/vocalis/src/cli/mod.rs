@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand.
 
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,8 @@ pub struct Cli {
 enum Command {
     /// Start the HTTP and WebSocket server.
     Serve(serve::ServeArgs),
+    /// Manage API keys and tenants.
+    Keys(keys::KeysArgs),
 }
 
 /// Sets up `tracing` with `RUST_LOG` or the verbosity flag.
@@ -41,5 +44,6 @@ pub fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Keys(args) => keys::run(args),
     }
 }

@@ -1,0 +1,102 @@
+//! `vocalis keys create|list|revoke`: manage tenants' API keys in the data
+//! dir. A running server sees changes at once (it reads the database on every
+//! authentication).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use vocalis_server::store::tenants::{dollars_to_micros, micros_to_dollars};
+use vocalis_server::store::Store;
+
+/// Flags shared by the key subcommands.
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    /// Directory for tenants, keys and the usage ledger.
+    #[arg(long, env = "VOCALIS_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KeysCommand {
+    /// Create a key (and the tenant, if new); prints the key once.
+    Create {
+        /// Tenant the key bills to.
+        #[arg(long)]
+        tenant: String,
+        /// Starting credit in USD for a new tenant (default: unlimited).
+        #[arg(long)]
+        credits: Option<f64>,
+        /// Company name, appended to email subjects.
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// List keys (prefixes only).
+    List,
+    /// Revoke the key with this prefix.
+    Revoke {
+        /// The key's visible prefix, e.g. `sk_live_ab12cd34`.
+        prefix: String,
+    },
+}
+
+/// Runs a key subcommand.
+pub fn run(args: KeysArgs) -> anyhow::Result<()> {
+    let data_dir = args
+        .data_dir
+        .unwrap_or_else(vocalis_server::config::default_data_dir);
+    let store = Store::open(&data_dir).context("cannot open the data dir")?;
+    match args.command {
+        KeysCommand::Create {
+            tenant,
+            credits,
+            company,
+        } => {
+            if let Some(credits) = credits {
+                anyhow::ensure!(
+                    credits.is_finite() && credits >= 0.0,
+                    "--credits must be >= 0"
+                );
+            }
+            let existed = store.tenant(&tenant)?.is_some();
+            let record = store.ensure_tenant(&tenant, credits.map(dollars_to_micros))?;
+            if existed && credits.is_some() {
+                store.set_credit(&tenant, credits.map(dollars_to_micros))?;
+            }
+            if company.is_some() {
+                store.set_company(&tenant, company.as_deref())?;
+            }
+            let key = store.create_key(&record.name)?;
+            eprintln!(
+                "created key {} for tenant `{}`; it is shown only once:",
+                key.prefix, record.name
+            );
+            println!("{}", key.secret);
+        }
+        KeysCommand::List => {
+            println!("{:<18} {:<16} {:<12} status", "prefix", "tenant", "credit");
+            for key in store.list_keys()? {
+                let credit = store
+                    .tenant(&key.tenant)?
+                    .and_then(|t| t.credit_micros)
+                    .map(|m| format!("${:.2}", micros_to_dollars(m)))
+                    .unwrap_or_else(|| "unlimited".into());
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<18} {:<16} {:<12} {status}",
+                    key.prefix, key.tenant, credit
+                );
+            }
+        }
+        KeysCommand::Revoke { prefix } => {
+            store.revoke_key(&prefix)?;
+            eprintln!("revoked {prefix}");
+        }
+    }
+    Ok(())
+}
