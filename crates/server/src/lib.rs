@@ -10,6 +10,7 @@
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
 //! - [`server`]: binding, the router, and graceful shutdown.
+//! - [`wire`]: the JSON message types of each protocol.
 //! - [`store`]: durable tenants, API keys and the usage ledger (SQLite).
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod routes;
 pub mod server;
 pub mod store;
+pub mod wire;
 
 pub use config::{ConfigError, ServerConfig};
 pub use error::ApiError;
