@@ -4,9 +4,11 @@
 //! # Layout
 //! - [`support`]: spawning the binary and finding its port.
 //! - [`tidy`]: checks over the source tree (every module has a `//!` doc).
+//! - [`auth`]: 401s for missing, wrong and revoked credentials.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 
+mod auth;
 mod keys;
 mod serve;
 mod support;

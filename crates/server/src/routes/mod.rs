@@ -1,6 +1,7 @@
 //! HTTP and WebSocket handlers, one module per API surface.
 
 pub mod health;
+pub mod usage;
 
 use axum::Router;
 
@@ -11,6 +12,7 @@ use crate::server::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(usage::routes())
         .fallback(not_found)
         .with_state(state)
 }
