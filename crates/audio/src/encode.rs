@@ -1,0 +1,485 @@
+//! Encoding mono `f32` audio for output: WAV, raw linear16, μ-law, A-law, MP3,
+//! whole-buffer ([`encode`]) or streaming ([`AudioEncoder`]).
+//!
+//! All formats are mono. Input is resampled from `in_rate` to `out_rate`
+//! first (see [`mod@crate::resample`]); samples are clipped to `[-1, 1]` and `NaN`
+//! becomes silence when quantised to 16 bits.
+//!
+//! * [`OutputFormat::Wav`]: 16-bit PCM WAV. [`encode`] writes exact RIFF and
+//!   `data` sizes. [`AudioEncoder`] cannot seek back, so its header uses the
+//!   "unknown length" placeholder `0xFFFFFFFF` for both sizes (accepted by
+//!   this crate's decoder, ffmpeg, sox and most players).
+//! * [`OutputFormat::Pcm16`]: headerless signed 16-bit little-endian.
+//! * [`OutputFormat::Mulaw`] / [`OutputFormat::Alaw`]: headerless G.711 bytes
+//!   from [`crate::g711::linear_to_mulaw`] / [`crate::g711::linear_to_alaw`].
+//! * [`OutputFormat::Mp3`]: CBR MP3 via LAME (see [`crate::mp3`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::EncodeError;
+use crate::g711;
+use crate::mp3::{Mp3Stream, MP3_RATES};
+use crate::pcm::{f32_to_i16, f32_to_s16le_into};
+use crate::resample::StreamingResampler;
+
+/// Output container/codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// 16-bit PCM mono WAV.
+    Wav,
+    /// Headerless signed 16-bit little-endian PCM ("linear16").
+    Pcm16,
+    /// Headerless G.711 μ-law.
+    Mulaw,
+    /// Headerless G.711 A-law.
+    Alaw,
+    /// MPEG-1/2/2.5 Layer III.
+    Mp3,
+}
+
+impl OutputFormat {
+    /// All formats, for iteration.
+    pub const ALL: [OutputFormat; 5] = [Self::Wav, Self::Pcm16, Self::Mulaw, Self::Alaw, Self::Mp3];
+
+    /// MIME type for audio in this format at `rate` Hz.
+    ///
+    /// `audio/basic` and `audio/x-alaw-basic` denote 8 kHz mono; at other
+    /// rates the RTP names `audio/PCMU;rate=N` / `audio/PCMA;rate=N` are used.
+    /// `audio/L16;rate=N` is returned for [`Pcm16`](Self::Pcm16) even though
+    /// RFC 2586 defines L16 as big-endian: this crate's linear16 is
+    /// little-endian, as in most speech APIs.
+    pub fn mime_type(self, rate: u32) -> String {
+        match self {
+            Self::Wav => "audio/wav".into(),
+            Self::Pcm16 => format!("audio/L16;rate={rate}"),
+            Self::Mulaw if rate == 8_000 => "audio/basic".into(),
+            Self::Mulaw => format!("audio/PCMU;rate={rate}"),
+            Self::Alaw if rate == 8_000 => "audio/x-alaw-basic".into(),
+            Self::Alaw => format!("audio/PCMA;rate={rate}"),
+            Self::Mp3 => "audio/mpeg".into(),
+        }
+    }
+
+    /// Conventional file extension (without the dot).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Wav => "wav",
+            Self::Pcm16 => "pcm",
+            Self::Mulaw => "ulaw",
+            Self::Alaw => "alaw",
+            Self::Mp3 => "mp3",
+        }
+    }
+
+    /// Canonical lower-case name, accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wav => "wav",
+            Self::Pcm16 => "pcm16",
+            Self::Mulaw => "mulaw",
+            Self::Alaw => "alaw",
+            Self::Mp3 => "mp3",
+        }
+    }
+
+    /// Whether output at `rate` Hz is possible (MP3 only allows its nine rates).
+    pub fn supports_rate(self, rate: u32) -> bool {
+        let resamplable = (crate::resample::MIN_RATE..=crate::resample::MAX_RATE).contains(&rate);
+        match self {
+            Self::Mp3 => MP3_RATES.contains(&rate),
+            _ => resamplable,
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Error returned when parsing an unknown [`OutputFormat`] name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown output format {name:?} (expected wav, pcm16, mulaw, alaw or mp3)")]
+pub struct UnknownFormat {
+    /// The rejected name.
+    pub name: String,
+}
+
+impl FromStr for OutputFormat {
+    type Err = UnknownFormat;
+
+    /// Parses case-insensitively; aliases: `linear16`/`l16`/`pcm`/`s16le`,
+    /// `ulaw`/`pcmu`/`g711u`, `pcma`/`g711a`, `wave`, `mpeg`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "wav" | "wave" => Ok(Self::Wav),
+            "pcm16" | "linear16" | "l16" | "pcm" | "s16le" => Ok(Self::Pcm16),
+            "mulaw" | "ulaw" | "pcmu" | "g711u" => Ok(Self::Mulaw),
+            "alaw" | "pcma" | "g711a" => Ok(Self::Alaw),
+            "mp3" | "mpeg" => Ok(Self::Mp3),
+            _ => Err(UnknownFormat { name: s.into() }),
+        }
+    }
+}
+
+/// Builds a 44-byte header for 16-bit mono PCM WAV. `data_len = None` writes
+/// the streaming placeholder `0xFFFFFFFF` for both size fields.
+fn wav_header(rate: u32, data_len: Option<u32>) -> Vec<u8> {
+    let (riff_len, data_len) = match data_len {
+        Some(len) => (len.saturating_add(36), len),
+        None => (u32::MAX, u32::MAX),
+    };
+    let mut h = Vec::with_capacity(44);
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&riff_len.to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    h.extend_from_slice(&1u16.to_le_bytes()); // mono
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&rate.saturating_mul(2).to_le_bytes()); // byte rate
+    h.extend_from_slice(&2u16.to_le_bytes()); // block align
+    h.extend_from_slice(&16u16.to_le_bytes()); // bits
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    h
+}
+
+/// Streaming encoder: push mono `f32` chunks, get encoded bytes back.
+///
+/// Concatenating the outputs of every [`push`](Self::push) and of
+/// [`finish`](Self::finish) gives a complete stream. For WAV the first bytes
+/// returned are the header (see the module docs). Output lags input by the
+/// resampler's delay (and, for MP3, LAME's frame buffering); `finish` drains
+/// everything.
+pub struct AudioEncoder {
+    format: OutputFormat,
+    resampler: StreamingResampler,
+    resampled: Vec<f32>,
+    mp3: Option<Mp3Stream>,
+    header_sent: bool,
+}
+
+impl fmt::Debug for AudioEncoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AudioEncoder")
+            .field("format", &self.format)
+            .field("resampler", &self.resampler)
+            .field("header_sent", &self.header_sent)
+            .finish()
+    }
+}
+
+impl AudioEncoder {
+    /// Creates an encoder taking `in_rate` Hz input and producing `format` at `out_rate` Hz.
+    pub fn new(format: OutputFormat, in_rate: u32, out_rate: u32) -> Result<Self, EncodeError> {
+        let resampler = StreamingResampler::new(in_rate, out_rate)?;
+        let mp3 = match format {
+            OutputFormat::Mp3 => Some(Mp3Stream::new(out_rate)?),
+            _ => None,
+        };
+        Ok(Self {
+            format,
+            resampler,
+            resampled: Vec::new(),
+            mp3,
+            header_sent: false,
+        })
+    }
+
+    /// The output format.
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// Output sample rate in Hz.
+    pub fn output_rate(&self) -> u32 {
+        self.resampler.output_rate()
+    }
+
+    /// MIME type of the produced stream.
+    pub fn mime_type(&self) -> String {
+        self.format.mime_type(self.output_rate())
+    }
+
+    /// Encodes `samples`, returning the bytes that are ready (possibly none).
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::new();
+        self.push_into(samples, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`push`](Self::push) but appends to `out`.
+    pub fn push_into(&mut self, samples: &[f32], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.resampled.clear();
+        self.resampler.push(samples, &mut self.resampled)?;
+        self.emit(out)
+    }
+
+    /// Drains the resampler and the codec and returns the final bytes.
+    pub fn finish(mut self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::new();
+        self.resampled.clear();
+        self.resampler.flush(&mut self.resampled)?;
+        self.emit(&mut out)?;
+        if let Some(mp3) = self.mp3.as_mut() {
+            mp3.finish(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Encodes `self.resampled` into `out`.
+    fn emit(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let samples = &self.resampled;
+        match self.format {
+            OutputFormat::Wav => {
+                if !self.header_sent {
+                    out.extend_from_slice(&wav_header(self.resampler.output_rate(), None));
+                    self.header_sent = true;
+                }
+                f32_to_s16le_into(samples, out);
+            }
+            OutputFormat::Pcm16 => f32_to_s16le_into(samples, out),
+            OutputFormat::Mulaw => out.extend(
+                samples
+                    .iter()
+                    .map(|&s| g711::linear_to_mulaw(f32_to_i16(s))),
+            ),
+            OutputFormat::Alaw => {
+                out.extend(samples.iter().map(|&s| g711::linear_to_alaw(f32_to_i16(s))))
+            }
+            OutputFormat::Mp3 => {
+                if let Some(mp3) = self.mp3.as_mut() {
+                    mp3.encode(samples, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a whole mono buffer at `in_rate` Hz to `format` at `out_rate` Hz.
+///
+/// WAV output carries exact sizes (and fails with [`EncodeError::WavTooLarge`]
+/// beyond 4 GiB of samples).
+pub fn encode(
+    samples: &[f32],
+    in_rate: u32,
+    format: OutputFormat,
+    out_rate: u32,
+) -> Result<Vec<u8>, EncodeError> {
+    if format == OutputFormat::Wav {
+        let resampled = crate::resample::resample(samples, in_rate, out_rate)?;
+        let bytes = resampled.len() as u64 * 2;
+        let data_len = u32::try_from(bytes)
+            .ok()
+            .filter(|len| *len <= u32::MAX - 36)
+            .ok_or(EncodeError::WavTooLarge { bytes })?;
+        let mut out = wav_header(out_rate, Some(data_len));
+        f32_to_s16le_into(&resampled, &mut out);
+        return Ok(out);
+    }
+    let mut encoder = AudioEncoder::new(format, in_rate, out_rate)?;
+    let mut out = Vec::new();
+    encoder.push_into(samples, &mut out)?;
+    out.extend(encoder.finish()?);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode_file, decode_raw, RawEncoding};
+    use std::f64::consts::PI;
+
+    fn tone(rate: u32, freq: f64, seconds: f64) -> Vec<f32> {
+        let n = (f64::from(rate) * seconds) as usize;
+        (0..n)
+            .map(|i| (0.5 * (2.0 * PI * freq * i as f64 / f64::from(rate)).sin()) as f32)
+            .collect()
+    }
+
+    /// Power of `x` at `freq` Hz (Goertzel), normalised by length.
+    fn power_at(x: &[f32], rate: u32, freq: f64) -> f64 {
+        let w = 2.0 * PI * freq / f64::from(rate);
+        let coeff = 2.0 * w.cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &v in x {
+            let s0 = f64::from(v) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (x.len() as f64).powi(2)
+    }
+
+    #[test]
+    fn mime_types_and_names() {
+        assert_eq!(OutputFormat::Wav.mime_type(16_000), "audio/wav");
+        assert_eq!(
+            OutputFormat::Pcm16.mime_type(24_000),
+            "audio/L16;rate=24000"
+        );
+        assert_eq!(OutputFormat::Mulaw.mime_type(8_000), "audio/basic");
+        assert_eq!(
+            OutputFormat::Mulaw.mime_type(16_000),
+            "audio/PCMU;rate=16000"
+        );
+        assert_eq!(OutputFormat::Alaw.mime_type(8_000), "audio/x-alaw-basic");
+        assert_eq!(OutputFormat::Mp3.mime_type(22_050), "audio/mpeg");
+        for f in OutputFormat::ALL {
+            assert_eq!(f.name().parse::<OutputFormat>(), Ok(f));
+            assert_eq!(f.to_string(), f.name());
+            assert!(!f.extension().is_empty());
+        }
+        assert_eq!("LINEAR16".parse(), Ok(OutputFormat::Pcm16));
+        assert_eq!("ulaw".parse(), Ok(OutputFormat::Mulaw));
+        assert!("ogg".parse::<OutputFormat>().is_err());
+        assert!(OutputFormat::Mp3.supports_rate(22_050));
+        assert!(!OutputFormat::Mp3.supports_rate(96_000));
+        assert!(OutputFormat::Wav.supports_rate(96_000));
+    }
+
+    #[test]
+    fn wav_round_trip_through_decoder() {
+        let input = tone(16_000, 440.0, 0.5);
+        let bytes = encode(&input, 16_000, OutputFormat::Wav, 16_000).unwrap();
+        assert_eq!(bytes.len(), 44 + input.len() * 2);
+        assert_eq!(&bytes[4..8], &(36 + input.len() as u32 * 2).to_le_bytes());
+        let decoded = decode_file(&bytes, Some("audio/wav"), 16_000).unwrap();
+        assert_eq!(decoded.samples.len(), input.len());
+        for (a, b) in decoded.samples.iter().zip(&input) {
+            assert!((a - b).abs() <= 1.0 / 32_768.0, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn wav_with_resampling_has_expected_length() {
+        let input = tone(24_000, 440.0, 1.0);
+        let bytes = encode(&input, 24_000, OutputFormat::Wav, 8_000).unwrap();
+        let decoded = decode_file(&bytes, None, 8_000).unwrap();
+        assert_eq!(decoded.samples.len(), 8_000);
+        assert_eq!(decoded.source_rate, 8_000);
+    }
+
+    #[test]
+    fn streaming_wav_uses_placeholder_and_decodes() {
+        let input = tone(16_000, 440.0, 0.3);
+        let mut enc = AudioEncoder::new(OutputFormat::Wav, 16_000, 16_000).unwrap();
+        let mut bytes = Vec::new();
+        for chunk in input.chunks(333) {
+            bytes.extend(enc.push(chunk).unwrap());
+        }
+        bytes.extend(enc.finish().unwrap());
+        assert_eq!(&bytes[4..8], &[0xFF; 4]);
+        assert_eq!(&bytes[40..44], &[0xFF; 4]);
+        let decoded = decode_file(&bytes, None, 16_000).unwrap();
+        assert_eq!(decoded.samples.len(), input.len());
+        // Even an empty stream yields a header.
+        let enc = AudioEncoder::new(OutputFormat::Wav, 16_000, 16_000).unwrap();
+        assert_eq!(enc.finish().unwrap().len(), 44);
+    }
+
+    #[test]
+    fn streaming_matches_whole_buffer_for_raw_formats() {
+        let input = tone(22_050, 300.0, 0.4);
+        for format in [OutputFormat::Pcm16, OutputFormat::Mulaw, OutputFormat::Alaw] {
+            let whole = encode(&input, 22_050, format, 8_000).unwrap();
+            let mut enc = AudioEncoder::new(format, 22_050, 8_000).unwrap();
+            let mut streamed = Vec::new();
+            for chunk in input.chunks(160) {
+                enc.push_into(chunk, &mut streamed).unwrap();
+            }
+            streamed.extend(enc.finish().unwrap());
+            assert_eq!(streamed, whole, "{format}");
+        }
+    }
+
+    #[test]
+    fn g711_and_pcm16_outputs_decode_back() {
+        let input = tone(8_000, 1_000.0, 0.25);
+        let mu = encode(&input, 8_000, OutputFormat::Mulaw, 8_000).unwrap();
+        assert_eq!(mu.len(), input.len());
+        let back = decode_raw(&mu, RawEncoding::Mulaw, 8_000, 1, 8_000).unwrap();
+        let err: f32 = back
+            .samples
+            .iter()
+            .zip(&input)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 0.02, "μ-law max error {err}");
+        let a = encode(&input, 8_000, OutputFormat::Alaw, 8_000).unwrap();
+        let back = decode_raw(&a, RawEncoding::Alaw, 8_000, 1, 8_000).unwrap();
+        let err: f32 = back
+            .samples
+            .iter()
+            .zip(&input)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 0.02, "A-law max error {err}");
+        let pcm = encode(&input, 8_000, OutputFormat::Pcm16, 8_000).unwrap();
+        assert_eq!(pcm.len(), input.len() * 2);
+    }
+
+    #[test]
+    fn mp3_decodes_to_same_duration_and_tone() {
+        let input = tone(16_000, 440.0, 1.0);
+        let mp3 = encode(&input, 16_000, OutputFormat::Mp3, 16_000).unwrap();
+        assert!(mp3.len() > 1_000);
+        let decoded = decode_file(&mp3, Some("audio/mpeg"), 16_000).unwrap();
+        assert_eq!(decoded.source_rate, 16_000);
+        assert!(
+            (decoded.duration_s - 1.0).abs() < 0.2,
+            "duration {}",
+            decoded.duration_s
+        );
+        let x = &decoded.samples;
+        let at_440 = power_at(x, 16_000, 440.0);
+        for other in [220.0, 660.0, 880.0, 1_000.0, 3_000.0] {
+            let p = power_at(x, 16_000, other);
+            assert!(at_440 > 100.0 * p, "440 Hz {at_440:e} vs {other} Hz {p:e}");
+        }
+    }
+
+    #[test]
+    fn mp3_streaming_and_resampled_rates() {
+        let input = tone(24_000, 1_000.0, 0.5);
+        let mut enc = AudioEncoder::new(OutputFormat::Mp3, 24_000, 8_000).unwrap();
+        assert_eq!(enc.mime_type(), "audio/mpeg");
+        let mut bytes = Vec::new();
+        for chunk in input.chunks(480) {
+            bytes.extend(enc.push(chunk).unwrap());
+        }
+        bytes.extend(enc.finish().unwrap());
+        let decoded = decode_file(&bytes, None, 8_000).unwrap();
+        assert_eq!(decoded.source_rate, 8_000);
+        assert!(
+            (decoded.duration_s - 0.5).abs() < 0.3,
+            "{}",
+            decoded.duration_s
+        );
+    }
+
+    #[test]
+    fn encode_errors_are_typed() {
+        assert!(matches!(
+            AudioEncoder::new(OutputFormat::Mp3, 16_000, 96_000),
+            Err(EncodeError::UnsupportedMp3Rate { rate: 96_000 })
+        ));
+        assert!(matches!(
+            encode(&[0.0], 0, OutputFormat::Wav, 16_000),
+            Err(EncodeError::Resample(_))
+        ));
+        assert!(matches!(
+            encode(&[0.0], 16_000, OutputFormat::Mulaw, 1),
+            Err(EncodeError::Resample(_))
+        ));
+    }
+
+    #[test]
+    fn clipping_and_nan_in_output() {
+        let bytes = encode(&[2.0, -2.0, f32::NAN], 8_000, OutputFormat::Pcm16, 8_000).unwrap();
+        assert_eq!(bytes, [0xFF, 0x7F, 0x00, 0x80, 0x00, 0x00]);
+    }
+}
