@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand.
 
 mod keys;
+mod models;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Manage API keys and tenants.
     Keys(keys::KeysArgs),
+    /// Download, verify and list models.
+    Models(models::ModelsArgs),
 }
 
 /// Sets up `tracing` with `RUST_LOG` or the verbosity flag.
@@ -45,5 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Models(args) => models::run(args),
     }
 }
