@@ -8,6 +8,7 @@
 //! - [`auth`]: API keys, JWTs, and where credentials are found in a request.
 //! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
+//! - [`metrics`]: Prometheus counters, gauges and histograms.
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
 //! - [`server`]: binding, the router, and graceful shutdown.
 //! - [`wire`]: the JSON message types of each protocol.
@@ -16,6 +17,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 pub mod store;
