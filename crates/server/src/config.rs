@@ -28,6 +28,28 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// JWT verification; API keys work without it.
     pub jwt: JwtConfig,
+    /// Whisper model served (a name from `vocalis models list`).
+    pub stt_model: String,
+    /// Voice used when a request names none (or an unknown one).
+    pub voice: String,
+    /// Whisper worker threads, each with its own decoding state.
+    pub stt_workers: usize,
+    /// whisper.cpp threads per Whisper worker.
+    pub threads_per_worker: usize,
+    /// Piper worker threads, each with its own ONNX session.
+    pub tts_workers: usize,
+    /// Jobs that may wait per pool before requests are refused as busy.
+    pub queue_depth: usize,
+    /// A WebSocket session with no audio or keepalive for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Largest accepted WebSocket message.
+    pub max_frame_bytes: usize,
+    /// How often `/ws/health` pushes a health message.
+    pub health_interval_ms: u64,
+    /// Price of one minute of transcribed audio, USD.
+    pub stt_price_per_minute: f64,
+    /// Price of 1 000 synthesized characters, USD.
+    pub tts_price_per_1k_characters: f64,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +61,17 @@ impl Default for ServerConfig {
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_ms: 10_000,
             jwt: JwtConfig::default(),
+            stt_model: "tiny.en".to_owned(),
+            voice: "en_US-joe-medium".to_owned(),
+            stt_workers: 2,
+            threads_per_worker: 1,
+            tts_workers: 1,
+            queue_depth: 16,
+            idle_timeout_ms: 10_000,
+            max_frame_bytes: 1024 * 1024,
+            health_interval_ms: 5_000,
+            stt_price_per_minute: 0.003,
+            tts_price_per_1k_characters: 0.015,
         }
     }
 }
@@ -73,6 +106,20 @@ pub enum ConfigError {
 }
 
 impl ServerConfig {
+    /// The engine part of the configuration.
+    pub fn engine_settings(&self) -> crate::engine::EngineSettings {
+        crate::engine::EngineSettings {
+            stt_model: self.stt_model.clone(),
+            voice: self.voice.clone(),
+            pool: vocalis_inference::pool::PoolConfig {
+                stt_workers: self.stt_workers,
+                threads_per_worker: self.threads_per_worker,
+                tts_workers: self.tts_workers,
+                queue_depth: self.queue_depth,
+            },
+        }
+    }
+
     /// Loads a TOML file over the defaults.
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -115,6 +162,39 @@ impl ServerConfig {
                 field: "data_dir",
                 reason: "must not be empty".into(),
             });
+        }
+        self.engine_settings()
+            .pool
+            .validate()
+            .map_err(|e| ConfigError::Invalid {
+                field: "stt_workers/threads_per_worker/tts_workers/queue_depth",
+                reason: e.to_string(),
+            })?;
+        if self.idle_timeout_ms < 1000 {
+            return Err(ConfigError::Invalid {
+                field: "idle_timeout_ms",
+                reason: "must be at least 1000".into(),
+            });
+        }
+        if self.max_frame_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                field: "max_frame_bytes",
+                reason: "must be at least 1024".into(),
+            });
+        }
+        for (field, price) in [
+            ("stt_price_per_minute", self.stt_price_per_minute),
+            (
+                "tts_price_per_1k_characters",
+                self.tts_price_per_1k_characters,
+            ),
+        ] {
+            if !price.is_finite() || price < 0.0 {
+                return Err(ConfigError::Invalid {
+                    field,
+                    reason: format!("{price} is not a price"),
+                });
+            }
         }
         crate::auth::JwtVerifier::from_config(&self.jwt).map_err(|e| ConfigError::Invalid {
             field: "jwt",

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`auth`]: API keys, JWTs, and where credentials are found in a request.
 //! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
+//! - [`engine`]: the Whisper and Piper worker pools and the VAD, loaded from the model store.
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
 //! - [`metrics`]: Prometheus counters, gauges and histograms.
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
@@ -16,6 +17,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod routes;

@@ -23,7 +23,13 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 5] = [Self::WsStt, Self::WsTts, Self::Listen, Self::Transcriptions, Self::Speech];
+    const ALL: [Route; 5] = [
+        Self::WsStt,
+        Self::WsTts,
+        Self::Listen,
+        Self::Transcriptions,
+        Self::Speech,
+    ];
 
     /// The route's path, used as the label value.
     pub fn path(self) -> &'static str {
@@ -41,7 +47,9 @@ impl Route {
     }
 }
 
-const BUCKETS: [f64; 12] = [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0,
+];
 
 /// A latency histogram with fixed buckets.
 #[derive(Debug, Default)]
@@ -54,24 +62,37 @@ pub struct Histogram {
 impl Histogram {
     /// Records one observation in seconds.
     pub fn observe(&self, seconds: f64) {
-        let seconds = if seconds.is_finite() { seconds.max(0.0) } else { 0.0 };
+        let seconds = if seconds.is_finite() {
+            seconds.max(0.0)
+        } else {
+            0.0
+        };
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
             if seconds <= bound {
                 bucket.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, name: &str, help: &str, out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -112,7 +133,10 @@ impl Metrics {
     pub fn session_started(&self, route: Route) -> ActiveSession<'_> {
         self.sessions_total[route.index()].fetch_add(1, Ordering::Relaxed);
         self.sessions_active[route.index()].fetch_add(1, Ordering::Relaxed);
-        ActiveSession { metrics: self, route }
+        ActiveSession {
+            metrics: self,
+            route,
+        }
     }
 
     /// Sessions currently open on `route`.
@@ -132,12 +156,14 @@ impl Metrics {
 
     /// Adds transcribed audio.
     pub fn add_stt_audio(&self, seconds: f64) {
-        self.stt_audio_micros.fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+        self.stt_audio_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
     }
 
     /// Adds synthesized audio and characters.
     pub fn add_tts(&self, seconds: f64, characters: u64) {
-        self.tts_audio_micros.fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+        self.tts_audio_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
         self.tts_characters.fetch_add(characters, Ordering::Relaxed);
     }
 
@@ -146,10 +172,22 @@ impl Metrics {
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut out = String::with_capacity(4096);
         for (name, help, values) in [
-            ("vocalis_sessions_active", "Open sessions and requests by route.", &self.sessions_active),
-            ("vocalis_sessions_total", "Sessions and requests accepted by route.", &self.sessions_total),
+            (
+                "vocalis_sessions_active",
+                "Open sessions and requests by route.",
+                &self.sessions_active,
+            ),
+            (
+                "vocalis_sessions_total",
+                "Sessions and requests accepted by route.",
+                &self.sessions_total,
+            ),
         ] {
-            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for route in Route::ALL {
                 let _ = writeln!(
@@ -164,24 +202,55 @@ impl Metrics {
             out,
             "# HELP vocalis_rejections_total Requests rejected before any work.\n# TYPE vocalis_rejections_total counter"
         );
-        let _ = writeln!(out, "vocalis_rejections_total{{reason=\"busy\"}} {}", self.rejected_busy.load(Ordering::Relaxed));
-        let _ = writeln!(out, "vocalis_rejections_total{{reason=\"unauthorized\"}} {}", self.rejected_auth.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "vocalis_rejections_total{{reason=\"busy\"}} {}",
+            self.rejected_busy.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "vocalis_rejections_total{{reason=\"unauthorized\"}} {}",
+            self.rejected_auth.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP vocalis_audio_seconds_total Audio transcribed (stt) or synthesized (tts).\n# TYPE vocalis_audio_seconds_total counter"
         );
-        let _ = writeln!(out, "vocalis_audio_seconds_total{{service=\"stt\"}} {}", self.stt_audio_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "vocalis_audio_seconds_total{{service=\"tts\"}} {}", self.tts_audio_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "vocalis_audio_seconds_total{{service=\"stt\"}} {}",
+            self.stt_audio_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "vocalis_audio_seconds_total{{service=\"tts\"}} {}",
+            self.tts_audio_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(
             out,
             "# HELP vocalis_tts_characters_total Characters synthesized.\n# TYPE vocalis_tts_characters_total counter\nvocalis_tts_characters_total {}",
             self.tts_characters.load(Ordering::Relaxed)
         );
-        self.partial_latency.render("vocalis_stt_partial_latency_seconds", "Delay of partial transcripts.", &mut out);
-        self.final_latency.render("vocalis_stt_final_latency_seconds", "Delay of final transcripts after the utterance ends.", &mut out);
-        self.tts_first_audio.render("vocalis_tts_first_audio_seconds", "Time to first synthesized audio.", &mut out);
+        self.partial_latency.render(
+            "vocalis_stt_partial_latency_seconds",
+            "Delay of partial transcripts.",
+            &mut out,
+        );
+        self.final_latency.render(
+            "vocalis_stt_final_latency_seconds",
+            "Delay of final transcripts after the utterance ends.",
+            &mut out,
+        );
+        self.tts_first_audio.render(
+            "vocalis_tts_first_audio_seconds",
+            "Time to first synthesized audio.",
+            &mut out,
+        );
         for (name, help, value) in extra {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }
@@ -200,8 +269,14 @@ mod tests {
         }
         assert_eq!(metrics.active(Route::WsStt), 0);
         let text = metrics.render(&[]);
-        assert!(text.contains("vocalis_sessions_total{route=\"/ws/stt\"} 1"), "{text}");
-        assert!(text.contains("vocalis_sessions_active{route=\"/ws/stt\"} 0"), "{text}");
+        assert!(
+            text.contains("vocalis_sessions_total{route=\"/ws/stt\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vocalis_sessions_active{route=\"/ws/stt\"} 0"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -210,9 +285,18 @@ mod tests {
         metrics.final_latency.observe(0.04);
         metrics.final_latency.observe(0.6);
         let text = metrics.render(&[("vocalis_worker_queue_depth", "Queued jobs.", 3.0)]);
-        assert!(text.contains("vocalis_stt_final_latency_seconds_bucket{le=\"0.05\"} 1"), "{text}");
-        assert!(text.contains("vocalis_stt_final_latency_seconds_bucket{le=\"0.75\"} 2"), "{text}");
-        assert!(text.contains("vocalis_stt_final_latency_seconds_count 2"), "{text}");
+        assert!(
+            text.contains("vocalis_stt_final_latency_seconds_bucket{le=\"0.05\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vocalis_stt_final_latency_seconds_bucket{le=\"0.75\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vocalis_stt_final_latency_seconds_count 2"),
+            "{text}"
+        );
         assert!(text.contains("vocalis_worker_queue_depth 3"), "{text}");
     }
 }

@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::{ConfigError, ServerConfig};
+use crate::engine::{EngineError, Engines};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// State shared by every handler.
@@ -28,6 +30,10 @@ pub struct AppState {
     pub store: Store,
     /// Checks credentials.
     pub auth: Authenticator,
+    /// The loaded engines.
+    pub engines: Arc<Engines>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why the server could not start.
@@ -36,6 +42,9 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A model could not be loaded.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,6 +69,7 @@ pub enum StartError {
 /// A configured server, not yet bound.
 pub struct Server {
     config: ServerConfig,
+    engines: Arc<Engines>,
 }
 
 /// A server accepting connections in a background task.
@@ -70,10 +80,16 @@ pub struct RunningServer {
 }
 
 impl Server {
-    /// Validates `config`; nothing is bound yet.
+    /// Validates `config` and loads the engines it names; nothing is bound yet.
     pub fn new(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
-        Ok(Self { config })
+        let engines = Engines::load(&config.models_dir, &config.engine_settings())?;
+        Ok(Self::with_engines(config, Arc::new(engines)))
+    }
+
+    /// A server over engines loaded elsewhere (tests share one set).
+    pub fn with_engines(config: ServerConfig, engines: Arc<Engines>) -> Self {
+        Self { config, engines }
     }
 
     /// Binds the listener and starts serving in a background task.
@@ -85,6 +101,7 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        self.config.validate()?;
         let store = Store::open(&self.config.data_dir)?;
         bootstrap_dev_key(&store, &self.config.data_dir)?;
         let jwt = JwtVerifier::from_config(&self.config.jwt).map_err(|e| ConfigError::Invalid {
@@ -96,6 +113,8 @@ impl Server {
             config: Arc::new(self.config),
             auth: Authenticator::new(store.clone(), jwt),
             store,
+            engines: self.engines,
+            metrics: Arc::new(Metrics::default()),
         };
         let shutdown = CancellationToken::new();
         let app = crate::routes::router(state);

@@ -1,10 +1,19 @@
-//! `GET /healthz`: liveness for load balancers and `make run` users.
+//! Health: `GET /healthz` for load balancers, and `/ws/health`, which as a
+//! plain GET answers the full health JSON (200, or 503 when degraded) and as
+//! a WebSocket pushes it on connect, every `health_interval_ms`, and on
+//! `{"type":"ping"}`. No authentication: health reveals no tenant data.
 
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::metrics::Route;
 use crate::server::AppState;
 
 /// The body of `GET /healthz`.
@@ -18,8 +27,61 @@ pub struct HealthBody {
     pub uptime_seconds: f64,
 }
 
+/// The `/ws/health` message.
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    /// Always `health`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `ok`, or `degraded` when a worker queue is full.
+    pub status: &'static str,
+    /// Seconds since start.
+    pub uptime_s: f64,
+    /// Server version.
+    pub version: &'static str,
+    /// Models loaded.
+    pub models: ModelsReport,
+    /// Open sessions.
+    pub sessions: SessionsReport,
+    /// Worker load, both pools together.
+    pub workers: WorkersReport,
+}
+
+/// Models loaded, by kind.
+#[derive(Debug, Serialize)]
+pub struct ModelsReport {
+    /// Whisper models.
+    pub stt: Vec<String>,
+    /// Voices.
+    pub tts: Vec<String>,
+    /// Whether the VAD is loaded.
+    pub vad: bool,
+}
+
+/// Open sessions by service.
+#[derive(Debug, Serialize)]
+pub struct SessionsReport {
+    /// STT sessions and requests.
+    pub stt: u64,
+    /// TTS sessions and requests.
+    pub tts: u64,
+}
+
+/// Worker load.
+#[derive(Debug, Serialize)]
+pub struct WorkersReport {
+    /// Workers running a job.
+    pub busy: usize,
+    /// Workers.
+    pub total: usize,
+    /// Jobs waiting.
+    pub queued: usize,
+}
+
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/ws/health", get(ws_health))
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<HealthBody> {
@@ -28,4 +90,84 @@ async fn healthz(State(state): State<AppState>) -> Json<HealthBody> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
     })
+}
+
+/// The current health of the server.
+pub fn report(state: &AppState) -> HealthReport {
+    let (stt, tts) = state.engines.stats();
+    let full =
+        |s: &vocalis_inference::pool::PoolStats| s.queue_depth > 0 && s.queued >= s.queue_depth;
+    let metrics = &state.metrics;
+    HealthReport {
+        kind: "health",
+        status: if full(&stt) || full(&tts) {
+            "degraded"
+        } else {
+            "ok"
+        },
+        uptime_s: state.started.elapsed().as_secs_f64(),
+        version: env!("CARGO_PKG_VERSION"),
+        models: ModelsReport {
+            stt: vec![state.engines.stt_model.clone()],
+            tts: vec![state.engines.voice.clone()],
+            vad: true,
+        },
+        sessions: SessionsReport {
+            stt: metrics.active(Route::WsStt)
+                + metrics.active(Route::Listen)
+                + metrics.active(Route::Transcriptions),
+            tts: metrics.active(Route::WsTts) + metrics.active(Route::Speech),
+        },
+        workers: WorkersReport {
+            busy: stt.busy + tts.busy,
+            total: stt.workers + tts.workers,
+            queued: stt.queued + tts.queued,
+        },
+    }
+}
+
+async fn ws_health(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => upgrade
+            .max_message_size(64 * 1024)
+            .on_upgrade(move |socket| push_health(socket, state)),
+        Err(_) => {
+            let report = report(&state);
+            let status = if report.status == "ok" {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, Json(report)).into_response()
+        }
+    }
+}
+
+async fn push_health(mut socket: WebSocket, state: AppState) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(state.config.health_interval_ms));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let is_ping = serde_json::from_str::<serde_json::Value>(&text)
+                        .is_ok_and(|v| v["type"] == "ping");
+                    if !is_ping {
+                        continue;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+        }
+        let Ok(text) = serde_json::to_string(&report(&state)) else {
+            return;
+        };
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            return;
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! HTTP and WebSocket handlers, one module per API surface.
 
 pub mod health;
+pub mod metrics;
 pub mod usage;
 
 use axum::Router;
@@ -12,6 +13,7 @@ use crate::server::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(usage::routes())
         .fallback(not_found)
         .with_state(state)

@@ -1,8 +1,10 @@
 //! The command line: one module per subcommand.
 
+mod engines;
 mod keys;
 mod models;
 mod serve;
+mod speak;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +27,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Download, verify and list models.
     Models(models::ModelsArgs),
+    /// Synthesize speech to a file.
+    Speak(speak::SpeakArgs),
 }
 
 /// Sets up `tracing` with `RUST_LOG` or the verbosity flag.
@@ -34,8 +38,10 @@ pub fn init_tracing(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // The engines' own libraries log every graph transformation at info.
+        tracing_subscriber::EnvFilter::new(format!("{default},ort=warn,whisper_rs=warn"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -49,5 +55,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Models(args) => models::run(args),
+        Command::Speak(args) => speak::run(args),
     }
 }

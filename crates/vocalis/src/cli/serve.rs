@@ -26,6 +26,33 @@ pub struct ServeArgs {
     /// Largest accepted HTTP request body, in bytes.
     #[arg(long, env = "VOCALIS_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Whisper model to serve (see `vocalis models list`).
+    #[arg(long, env = "VOCALIS_STT_MODEL")]
+    stt_model: Option<String>,
+    /// Default voice.
+    #[arg(long, env = "VOCALIS_VOICE")]
+    voice: Option<String>,
+    /// Whisper worker threads.
+    #[arg(long, env = "VOCALIS_STT_WORKERS")]
+    stt_workers: Option<usize>,
+    /// whisper.cpp threads per Whisper worker.
+    #[arg(long, env = "VOCALIS_THREADS_PER_WORKER")]
+    threads_per_worker: Option<usize>,
+    /// Piper worker threads.
+    #[arg(long, env = "VOCALIS_TTS_WORKERS")]
+    tts_workers: Option<usize>,
+    /// Jobs that may wait per pool before requests are refused as busy.
+    #[arg(long, env = "VOCALIS_QUEUE_DEPTH")]
+    queue_depth: Option<usize>,
+    /// Close WebSocket sessions idle for this long, in ms.
+    #[arg(long, env = "VOCALIS_IDLE_TIMEOUT_MS")]
+    idle_timeout_ms: Option<u64>,
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
 }
 
 impl ServeArgs {
@@ -35,18 +62,17 @@ impl ServeArgs {
             Some(path) => ServerConfig::from_toml_file(path)?,
             None => ServerConfig::default(),
         };
-        if let Some(listen) = self.listen {
-            config.listen = listen;
-        }
-        if let Some(dir) = self.models_dir {
-            config.models_dir = dir;
-        }
-        if let Some(dir) = self.data_dir {
-            config.data_dir = dir;
-        }
-        if let Some(bytes) = self.max_body_bytes {
-            config.max_body_bytes = bytes;
-        }
+        set(&mut config.listen, self.listen);
+        set(&mut config.models_dir, self.models_dir);
+        set(&mut config.data_dir, self.data_dir);
+        set(&mut config.max_body_bytes, self.max_body_bytes);
+        set(&mut config.stt_model, self.stt_model);
+        set(&mut config.voice, self.voice);
+        set(&mut config.stt_workers, self.stt_workers);
+        set(&mut config.threads_per_worker, self.threads_per_worker);
+        set(&mut config.tts_workers, self.tts_workers);
+        set(&mut config.queue_depth, self.queue_depth);
+        set(&mut config.idle_timeout_ms, self.idle_timeout_ms);
         config.validate()?;
         Ok(config)
     }

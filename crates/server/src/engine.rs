@@ -1,0 +1,149 @@
+//! The engines a running server uses, loaded once at start-up from the model
+//! store: the Whisper pool, the Piper pool, and the Silero VAD shared by
+//! streaming sessions.
+//!
+//! Loading resolves every model through `vocalis-models`, so a missing or
+//! damaged model stops the server at start-up with the `vocalis models pull`
+//! command that fixes it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use vocalis_inference::pool::{tts_pool, PoolConfig, PoolStats, SttPool, TtsPool};
+use vocalis_inference::stt::{SttModel, SttModelConfig};
+use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
+use vocalis_inference::{runtime, SessionOptions, VoiceFiles};
+use vocalis_models::{ModelStore, ResolvedModel};
+
+/// Why the engines could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A model is missing, damaged or unknown (the message names the fix).
+    #[error(transparent)]
+    Model(#[from] vocalis_models::ModelError),
+    /// ONNX Runtime could not be loaded.
+    #[error(transparent)]
+    Runtime(#[from] vocalis_inference::RuntimeError),
+    /// Whisper failed to load or start its workers.
+    #[error(transparent)]
+    Stt(#[from] vocalis_inference::stt::SttError),
+    /// The voice failed to load.
+    #[error(transparent)]
+    Tts(#[from] vocalis_inference::TtsError),
+    /// The VAD failed to load.
+    #[error(transparent)]
+    Vad(#[from] vocalis_inference::vad::VadError),
+    /// The named model is not of the kind asked for.
+    #[error("model `{name}` is not {expected}")]
+    WrongKind {
+        /// The model's name.
+        name: String,
+        /// What was expected, e.g. "a Piper voice".
+        expected: &'static str,
+    },
+}
+
+/// What the engines are loaded from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    /// The Whisper model served (a manifest name, e.g. `tiny.en`).
+    pub stt_model: String,
+    /// The voice served by default.
+    pub voice: String,
+    /// Worker and queue sizing.
+    pub pool: PoolConfig,
+}
+
+/// Loaded engines, shared by every session.
+pub struct Engines {
+    /// Whisper workers.
+    pub stt: SttPool,
+    /// Piper workers.
+    pub tts: TtsPool,
+    /// Voice activity detection for streaming sessions (cheap per stream).
+    pub vad: Vad,
+    /// Name of the Whisper model.
+    pub stt_model: String,
+    /// Whether the Whisper model detects and transcribes other languages.
+    pub multilingual: bool,
+    /// Name of the default voice.
+    pub voice: String,
+    /// The voice's native sample rate.
+    pub voice_rate: u32,
+}
+
+impl std::fmt::Debug for Engines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engines")
+            .field("stt_model", &self.stt_model)
+            .field("voice", &self.voice)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads ONNX Runtime from the store (once per process).
+pub fn init_onnx_runtime(store: &ModelStore) -> Result<(), EngineError> {
+    let runtime_model = store.resolve("onnxruntime")?;
+    runtime::init(&runtime_model.primary)?;
+    Ok(())
+}
+
+/// The `.onnx` and `.onnx.json` of an installed voice.
+pub fn voice_files(store: &ModelStore, name: &str) -> Result<VoiceFiles, EngineError> {
+    let model: ResolvedModel = store.resolve(name)?;
+    let config = model.config.clone().ok_or_else(|| EngineError::WrongKind {
+        name: name.to_owned(),
+        expected: "a Piper voice",
+    })?;
+    Ok(VoiceFiles {
+        onnx: model.primary,
+        config,
+    })
+}
+
+/// Loads the installed Silero VAD.
+pub fn load_vad(store: &ModelStore) -> Result<Vad, EngineError> {
+    init_onnx_runtime(store)?;
+    let model = store.resolve("silero-vad")?;
+    Ok(Vad::new(
+        Arc::new(SileroModel::load(&model.primary)?),
+        VadConfig::default(),
+    )?)
+}
+
+/// Loads an installed Whisper model (f16 ggml).
+pub fn load_stt_model(store: &ModelStore, name: &str) -> Result<Arc<SttModel>, EngineError> {
+    let model = store.resolve(name)?;
+    let path: &Path = model.ggml(None)?;
+    Ok(Arc::new(SttModel::load(path, &SttModelConfig::default())?))
+}
+
+impl Engines {
+    /// Loads every engine from the store at `models_dir`.
+    pub fn load(models_dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
+        let store = ModelStore::new(models_dir);
+        init_onnx_runtime(&store)?;
+        let vad = load_vad(&store)?;
+        let stt_model = load_stt_model(&store, &settings.stt_model)?;
+        let multilingual = stt_model.is_multilingual();
+        let stt = SttPool::new(stt_model, Some(vad.clone()), &settings.pool)?;
+        let files = voice_files(&store, &settings.voice)?;
+        let session = SessionOptions::default();
+        let tts = tts_pool(&files, &session, &settings.pool)?;
+        let voice_rate = vocalis_inference::VoiceConfig::load(&files.config)?.sample_rate;
+        Ok(Self {
+            stt,
+            tts,
+            vad,
+            stt_model: settings.stt_model.clone(),
+            multilingual,
+            voice: settings.voice.clone(),
+            voice_rate,
+        })
+    }
+
+    /// Load of both pools.
+    pub fn stats(&self) -> (PoolStats, PoolStats) {
+        (self.stt.stats(), self.tts.stats())
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET /metrics`: Prometheus text exposition, including worker pool load.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::server::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let (stt, tts) = state.engines.stats();
+    let gauges = [
+        (
+            "vocalis_stt_workers_busy",
+            "Whisper workers running a job.",
+            stt.busy as f64,
+        ),
+        (
+            "vocalis_stt_queue_depth",
+            "Whisper jobs waiting.",
+            stt.queued as f64,
+        ),
+        (
+            "vocalis_stt_workers",
+            "Whisper workers.",
+            stt.workers as f64,
+        ),
+        (
+            "vocalis_tts_workers_busy",
+            "Piper workers running a job.",
+            tts.busy as f64,
+        ),
+        (
+            "vocalis_tts_queue_depth",
+            "Piper jobs waiting.",
+            tts.queued as f64,
+        ),
+        ("vocalis_tts_workers", "Piper workers.", tts.workers as f64),
+    ];
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&gauges),
+    )
+}
