@@ -1,0 +1,97 @@
+//! The two concrete pools: [`SttPool`] (Whisper) and [`TtsPool`] (Piper).
+
+use std::sync::Arc;
+
+use super::{JobHandle, PoolConfig, PoolError, PoolStats, WorkerPool};
+use crate::runtime::SessionOptions;
+use crate::stt::{DecodeHooks, SttError, SttModel, SttWorker, TranscribeOptions, Transcript};
+use crate::tts::{PiperVoice, TtsError, VoiceFiles};
+use crate::vad::Vad;
+
+/// Whisper workers sharing one [`SttModel`], each with its own state.
+#[derive(Debug)]
+pub struct SttPool {
+    pool: WorkerPool<SttWorker>,
+    model: Arc<SttModel>,
+}
+
+impl SttPool {
+    /// `config.stt_workers` workers of `config.threads_per_worker` threads,
+    /// gating with `vad` when given.
+    pub fn new(
+        model: Arc<SttModel>,
+        vad: Option<Vad>,
+        config: &PoolConfig,
+    ) -> Result<Self, SttError> {
+        config
+            .validate()
+            .map_err(|e| SttError::InvalidOption(e.to_string()))?;
+        let threads = config.threads_per_worker;
+        let pool = WorkerPool::new("stt", config.stt_workers, config.queue_depth, |_| {
+            SttWorker::new(Arc::clone(&model), threads, vad.clone())
+        })?;
+        Ok(Self { pool, model })
+    }
+
+    /// The shared model.
+    pub fn model(&self) -> &Arc<SttModel> {
+        &self.model
+    }
+
+    /// Current load.
+    pub fn stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    /// Queues a transcription (never blocks; [`PoolError::Busy`] when the
+    /// queue is full). Dropping the returned handle aborts the decode.
+    pub fn try_transcribe(
+        &self,
+        audio: Vec<f32>,
+        options: TranscribeOptions,
+    ) -> Result<JobHandle<Result<Transcript, SttError>>, PoolError> {
+        self.try_transcribe_with_progress(audio, options, None)
+    }
+
+    /// Like [`try_transcribe`](Self::try_transcribe), reporting progress
+    /// (percent of the audio's seek loop) to `progress` from the worker.
+    pub fn try_transcribe_with_progress(
+        &self,
+        audio: Vec<f32>,
+        options: TranscribeOptions,
+        progress: Option<Arc<dyn Fn(u8) + Send + Sync>>,
+    ) -> Result<JobHandle<Result<Transcript, SttError>>, PoolError> {
+        self.pool.try_submit(move |worker, ctx| {
+            let cancel = || ctx.is_cancelled();
+            let hooks = DecodeHooks {
+                cancel: Some(&cancel),
+                progress: progress.as_deref().map(|p| p as &(dyn Fn(u8) + Sync)),
+            };
+            worker.transcribe_with(&audio, &options, hooks)
+        })
+    }
+
+    /// Stops accepting jobs and joins the workers once the queue drains.
+    pub fn shutdown(self) {
+        self.pool.shutdown();
+    }
+}
+
+/// Piper workers, each with its own voice session.
+pub type TtsPool = WorkerPool<PiperVoice>;
+
+/// Builds a [`TtsPool`] of `config.tts_workers` copies of one voice. Submit
+/// closures with [`WorkerPool::try_submit`]; long syntheses should stop
+/// between sentences once [`super::JobContext::is_cancelled`].
+pub fn tts_pool(
+    files: &VoiceFiles,
+    options: &SessionOptions,
+    config: &PoolConfig,
+) -> Result<TtsPool, TtsError> {
+    config
+        .validate()
+        .map_err(|e| TtsError::InvalidOption(e.to_string()))?;
+    WorkerPool::new("tts", config.tts_workers.max(1), config.queue_depth, |_| {
+        PiperVoice::load(files, options)
+    })
+}

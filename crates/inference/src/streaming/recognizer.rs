@@ -1,0 +1,553 @@
+//! The streaming recogniser state machine (see the module docs of
+//! [`crate::streaming`]).
+
+use std::collections::VecDeque;
+
+use super::agreement::{join_words, LocalAgreement};
+use super::StreamError;
+use crate::stt::{SttError, Transcribe, TranscribeOptions, Transcript, VadMode, Word};
+use crate::vad::{Vad, VadConfig, VadEvent, VadFrame, VadStream, FRAME_SAMPLES};
+
+const RATE: f64 = 16_000.0;
+/// Audio kept before the current position while nobody speaks, so a speech
+/// start (reported ~min_speech_ms + pad late) still has its onset.
+const PRE_ROLL_S: f64 = 1.0;
+/// No partial for less utterance audio than this.
+const MIN_PARTIAL_S: f64 = 0.5;
+
+/// Settings of a [`StreamingRecognizer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamingConfig {
+    /// New utterance audio between two partial decodes (default 500 ms).
+    pub interim_interval_ms: u32,
+    /// Whether to produce partials at all.
+    pub interim_results: bool,
+    /// VAD silence that ends an utterance (default 500 ms, at least 300).
+    pub utterance_end_ms: u32,
+    /// Longer utterances are cut at their best pause (default 25 s).
+    pub max_utterance_s: f32,
+    /// VAD thresholds (its `min_silence_ms` is replaced by
+    /// `utterance_end_ms`).
+    pub vad: VadConfig,
+    /// Options for every decode (`vad` is forced off: the audio is already
+    /// speech).
+    pub options: TranscribeOptions,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            interim_interval_ms: 500,
+            interim_results: true,
+            utterance_end_ms: 500,
+            max_utterance_s: 25.0,
+            vad: VadConfig::default(),
+            options: TranscribeOptions::default(),
+        }
+    }
+}
+
+impl StreamingConfig {
+    fn validate(&self) -> Result<(), StreamError> {
+        let bad = |m: &str| Err(StreamError::InvalidConfig(m.into()));
+        if self.utterance_end_ms < 300 || self.utterance_end_ms > 10_000 {
+            return bad("utterance_end_ms must be within 300–10000");
+        }
+        if !(50..=10_000).contains(&self.interim_interval_ms) {
+            return bad("interim_interval_ms must be within 50–10000");
+        }
+        if !(2.0..=29.0).contains(&self.max_utterance_s) {
+            return bad("max_utterance_s must be within 2–29 s");
+        }
+        Ok(())
+    }
+}
+
+/// Identifies one decode handed out by [`StreamingRecognizer::next_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket(pub u64);
+
+/// What a decode is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeKind {
+    /// Interim hypothesis of the utterance in progress.
+    Partial,
+    /// The utterance's final text.
+    Final,
+}
+
+/// Work for the caller: transcribe `audio` with `options`, then call
+/// [`StreamingRecognizer::complete`] with `ticket` and the result.
+#[derive(Debug, Clone)]
+pub struct DecodeRequest {
+    /// Pass back to `complete`.
+    pub ticket: Ticket,
+    /// Partial or final.
+    pub kind: DecodeKind,
+    /// Mono 16 kHz utterance audio.
+    pub audio: Vec<f32>,
+    /// Decode options.
+    pub options: TranscribeOptions,
+    /// Stream time of `audio[0]`, seconds.
+    pub start: f64,
+}
+
+/// Recogniser output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The VAD detected the start of an utterance (padded onset time).
+    SpeechStarted {
+        /// Seconds of stream audio.
+        at: f64,
+    },
+    /// Interim hypothesis of the current utterance.
+    Partial {
+        /// Committed words followed by tentative ones.
+        text: String,
+        /// The committed (never changing) prefix of `text`.
+        committed: String,
+        /// Utterance start, seconds.
+        start: f64,
+        /// End of the audio decoded, seconds.
+        end: f64,
+    },
+    /// Final text of an utterance; never revised.
+    Final {
+        /// Text.
+        text: String,
+        /// Words with stream timestamps.
+        words: Vec<Word>,
+        /// Utterance start, seconds.
+        start: f64,
+        /// Utterance end, seconds.
+        end: f64,
+        /// Mean word probability.
+        confidence: f32,
+        /// Language and its probability.
+        language: Option<(String, f32)>,
+    },
+}
+
+#[derive(Debug)]
+struct Utterance {
+    id: u64,
+    /// Absolute sample index of the start.
+    start: u64,
+    /// Utterance length (samples) covered by the last partial request.
+    partial_len: u64,
+    agreement: LocalAgreement,
+    last_partial: String,
+    partials_sent: bool,
+    /// (absolute sample of frame start, probability) for best-pause cuts.
+    frames: Vec<(u64, f32)>,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    ticket: Ticket,
+    kind: DecodeKind,
+    utterance: u64,
+    start: u64,
+    end: u64,
+    partials_sent: bool,
+}
+
+#[derive(Debug)]
+struct QueuedFinal {
+    request: DecodeRequest,
+    utterance: u64,
+    end: u64,
+    partials_sent: bool,
+}
+
+/// Turns a live 16 kHz stream into speech events, partials and finals.
+/// Cheap to create (one per session); see [`crate::streaming`].
+#[derive(Debug)]
+pub struct StreamingRecognizer {
+    config: StreamingConfig,
+    vad: VadStream,
+    /// Audio from absolute sample `buffer_start` to the current position.
+    buffer: Vec<f32>,
+    buffer_start: u64,
+    /// End of the last utterance (absolute samples); the next starts after.
+    floor: u64,
+    utterance: Option<Utterance>,
+    finals: VecDeque<QueuedFinal>,
+    in_flight: Option<InFlight>,
+    next_id: u64,
+    finished: bool,
+}
+
+fn secs(samples: u64) -> f64 {
+    samples as f64 / RATE
+}
+
+fn samples(secs: f64) -> u64 {
+    (secs.max(0.0) * RATE).round() as u64
+}
+
+impl StreamingRecognizer {
+    /// A recogniser using `vad`'s model (its config is replaced by
+    /// `config.vad` with `min_silence_ms = utterance_end_ms`).
+    pub fn new(vad: &Vad, config: StreamingConfig) -> Result<Self, StreamError> {
+        config.validate()?;
+        let vad_config = VadConfig {
+            min_silence_ms: config.utterance_end_ms,
+            ..config.vad.clone()
+        };
+        let vad = Vad::new(vad.model().clone(), vad_config)?.stream();
+        Ok(Self {
+            config,
+            vad,
+            buffer: Vec::new(),
+            buffer_start: 0,
+            floor: 0,
+            utterance: None,
+            finals: VecDeque::new(),
+            in_flight: None,
+            next_id: 0,
+            finished: false,
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &StreamingConfig {
+        &self.config
+    }
+
+    /// Seconds of audio pushed so far.
+    pub fn position(&self) -> f64 {
+        secs(self.end_sample())
+    }
+
+    /// Whether an utterance is in progress.
+    pub fn in_utterance(&self) -> bool {
+        self.utterance.is_some()
+    }
+
+    /// Whether a decode is waiting to be handed out or is in flight.
+    pub fn has_pending_work(&self) -> bool {
+        self.in_flight.is_some() || !self.finals.is_empty()
+    }
+
+    fn end_sample(&self) -> u64 {
+        self.buffer_start + self.buffer.len() as u64
+    }
+
+    /// Feeds audio (mono 16 kHz, any chunk size).
+    pub fn push(&mut self, audio: &[f32]) -> Result<Vec<StreamEvent>, StreamError> {
+        if self.finished {
+            return Err(StreamError::Finished);
+        }
+        self.buffer.extend_from_slice(audio);
+        let mut frames = Vec::new();
+        self.vad.push_frames(audio, &mut frames)?;
+        let mut events = Vec::new();
+        self.apply(&frames, &mut events);
+        self.trim();
+        Ok(events)
+    }
+
+    fn apply(&mut self, frames: &[VadFrame], out: &mut Vec<StreamEvent>) {
+        for frame in frames {
+            if let Some(event) = frame.event {
+                self.on_vad_event(event, out);
+            }
+            if let Some(u) = self.utterance.as_mut() {
+                u.frames.push((samples(frame.start), frame.probability));
+            }
+            self.cut_if_too_long();
+        }
+    }
+
+    fn on_vad_event(&mut self, event: VadEvent, out: &mut Vec<StreamEvent>) {
+        match event {
+            VadEvent::SpeechStart { at } => {
+                if self.utterance.is_none() {
+                    let start = samples(at).max(self.floor).max(self.buffer_start);
+                    self.open_utterance(start);
+                    out.push(StreamEvent::SpeechStarted { at: secs(start) });
+                }
+            }
+            VadEvent::SpeechEnd { at } => {
+                let end = samples(at).min(self.end_sample());
+                self.close_utterance(end);
+            }
+        }
+    }
+
+    fn open_utterance(&mut self, start: u64) {
+        self.next_id += 1;
+        self.utterance = Some(Utterance {
+            id: self.next_id,
+            start,
+            partial_len: 0,
+            agreement: LocalAgreement::default(),
+            last_partial: String::new(),
+            partials_sent: false,
+            frames: Vec::new(),
+        });
+    }
+
+    /// Ends the open utterance at `end` (absolute samples) and queues its
+    /// final decode.
+    fn close_utterance(&mut self, end: u64) {
+        let Some(u) = self.utterance.take() else {
+            return;
+        };
+        let end = end.max(u.start).min(self.end_sample());
+        self.floor = end;
+        let audio = self.slice(u.start, end).to_vec();
+        self.finals.push_back(QueuedFinal {
+            request: DecodeRequest {
+                ticket: Ticket(0),
+                kind: DecodeKind::Final,
+                audio,
+                options: self.decode_options(),
+                start: secs(u.start),
+            },
+            utterance: u.id,
+            end,
+            partials_sent: u.partials_sent,
+        });
+    }
+
+    /// Cuts an over-long utterance at the least speech-like frame of its
+    /// second half and continues with a new one from there.
+    fn cut_if_too_long(&mut self) {
+        let max = samples(f64::from(self.config.max_utterance_s));
+        let now = self.end_sample();
+        let Some(u) = self.utterance.as_ref() else {
+            return;
+        };
+        if now.saturating_sub(u.start) < max {
+            return;
+        }
+        let half = u.start + max / 2;
+        let cut = u
+            .frames
+            .iter()
+            .filter(|(s, _)| *s >= half && *s + FRAME_SAMPLES as u64 <= now)
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map_or(now, |(s, _)| s + FRAME_SAMPLES as u64 / 2);
+        let rest: Vec<(u64, f32)> = u
+            .frames
+            .iter()
+            .copied()
+            .filter(|(s, _)| *s >= cut)
+            .collect();
+        self.close_utterance(cut);
+        self.open_utterance(cut);
+        if let Some(u) = self.utterance.as_mut() {
+            u.frames = rest;
+        }
+    }
+
+    fn slice(&self, from: u64, to: u64) -> &[f32] {
+        let a = (from.saturating_sub(self.buffer_start) as usize).min(self.buffer.len());
+        let b = (to.saturating_sub(self.buffer_start) as usize).clamp(a, self.buffer.len());
+        &self.buffer[a..b]
+    }
+
+    /// Drops audio nobody can need any more.
+    fn trim(&mut self) {
+        let keep_from = match &self.utterance {
+            Some(u) => u.start,
+            None => self.end_sample().saturating_sub(samples(PRE_ROLL_S)),
+        };
+        let keep_from = keep_from.max(self.buffer_start);
+        let drop = (keep_from - self.buffer_start) as usize;
+        // Amortise: only shift when a good chunk can go.
+        if drop >= 16_000 || (drop > 0 && drop * 2 >= self.buffer.len()) {
+            self.buffer.drain(..drop);
+            self.buffer_start = keep_from;
+        }
+    }
+
+    fn decode_options(&self) -> TranscribeOptions {
+        TranscribeOptions {
+            vad: VadMode::Off,
+            ..self.config.options.clone()
+        }
+    }
+
+    /// Ends the current utterance now (e.g. the client asked to finalise);
+    /// its final is produced by the following decodes.
+    pub fn finalize(&mut self) {
+        let end = self.end_sample();
+        self.close_utterance(end);
+        self.vad.reset_to_silence();
+    }
+
+    /// Ends the stream: flushes the VAD and finalises the open utterance.
+    /// Further pushes fail; pending decodes still complete.
+    pub fn finish(&mut self) -> Result<Vec<StreamEvent>, StreamError> {
+        if self.finished {
+            return Ok(Vec::new());
+        }
+        let mut events = Vec::new();
+        for event in self.vad.finish()? {
+            self.on_vad_event(event, &mut events);
+        }
+        self.finalize();
+        self.finished = true;
+        Ok(events)
+    }
+
+    /// The next decode to run, if any (none while one is in flight).
+    pub fn next_request(&mut self) -> Option<DecodeRequest> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        self.next_id += 1;
+        let ticket = Ticket(self.next_id);
+        if let Some(mut f) = self.finals.pop_front() {
+            f.request.ticket = ticket;
+            self.in_flight = Some(InFlight {
+                ticket,
+                kind: DecodeKind::Final,
+                utterance: f.utterance,
+                start: samples(f.request.start),
+                end: f.end,
+                partials_sent: f.partials_sent,
+            });
+            return Some(f.request);
+        }
+        if !self.config.interim_results || self.finished {
+            return None;
+        }
+        let now = self.end_sample();
+        let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
+        let u = self.utterance.as_mut()?;
+        let len = now.saturating_sub(u.start);
+        if len < samples(MIN_PARTIAL_S) || len < u.partial_len + interval {
+            return None;
+        }
+        u.partial_len = len;
+        let (id, start) = (u.id, u.start);
+        let mut options = self.decode_options();
+        // Partials are throw-away: skip the temperature fallback.
+        options.temperature_increment = 0.0;
+        self.in_flight = Some(InFlight {
+            ticket,
+            kind: DecodeKind::Partial,
+            utterance: id,
+            start,
+            end: now,
+            partials_sent: false,
+        });
+        Some(DecodeRequest {
+            ticket,
+            kind: DecodeKind::Partial,
+            audio: self.slice(start, now).to_vec(),
+            options,
+            start: secs(start),
+        })
+    }
+
+    /// Returns a request that could not be run (e.g. the pool was busy):
+    /// a final is queued again at the front, a partial is dropped and
+    /// re-issued once more audio arrives. Unknown requests are ignored.
+    pub fn release(&mut self, request: DecodeRequest) {
+        let Some(flight) = self.in_flight.take_if(|f| f.ticket == request.ticket) else {
+            return;
+        };
+        if flight.kind == DecodeKind::Final {
+            self.finals.push_front(QueuedFinal {
+                request,
+                utterance: flight.utterance,
+                end: flight.end,
+                partials_sent: flight.partials_sent,
+            });
+        }
+    }
+
+    /// Hands back the result of a request from
+    /// [`next_request`](Self::next_request). A failed partial is logged and
+    /// skipped; a failed final is returned as the error (that utterance
+    /// then has no final).
+    pub fn complete(
+        &mut self,
+        ticket: Ticket,
+        result: Result<Transcript, SttError>,
+    ) -> Result<Vec<StreamEvent>, StreamError> {
+        let flight = match self.in_flight.take() {
+            Some(f) if f.ticket == ticket => f,
+            other => {
+                self.in_flight = other;
+                return Err(StreamError::UnknownTicket(ticket.0));
+            }
+        };
+        let start_s = secs(flight.start);
+        match flight.kind {
+            DecodeKind::Partial => {
+                let transcript = match result {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "partial decode failed");
+                        return Ok(Vec::new());
+                    }
+                };
+                let Some(u) = self.utterance.as_mut().filter(|u| u.id == flight.utterance) else {
+                    // The utterance ended meanwhile; its final supersedes this.
+                    return Ok(Vec::new());
+                };
+                let mut words = transcript.words;
+                for w in &mut words {
+                    w.start += start_s;
+                    w.end += start_s;
+                }
+                let tentative = u.agreement.update(&words);
+                let committed = join_words(u.agreement.committed());
+                let rest = join_words(&tentative);
+                let text = match (committed.is_empty(), rest.is_empty()) {
+                    (true, _) => rest,
+                    (false, true) => committed.clone(),
+                    (false, false) => format!("{committed} {rest}"),
+                };
+                if text.is_empty() || text == u.last_partial {
+                    return Ok(Vec::new());
+                }
+                u.last_partial = text.clone();
+                u.partials_sent = true;
+                // Finals queued from now on know partials were shown.
+                Ok(vec![StreamEvent::Partial {
+                    text,
+                    committed,
+                    start: start_s,
+                    end: secs(flight.end),
+                }])
+            }
+            DecodeKind::Final => {
+                let mut transcript = result?;
+                transcript.shift(start_s);
+                let text = transcript.text();
+                let partials_sent = flight.partials_sent;
+                if text.is_empty() && !partials_sent {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![StreamEvent::Final {
+                    confidence: transcript.confidence(),
+                    text,
+                    words: transcript.words,
+                    start: start_s,
+                    end: secs(flight.end),
+                    language: transcript.language,
+                }])
+            }
+        }
+    }
+
+    /// Runs every pending decode on `decoder` (synchronous callers).
+    pub fn run_pending(
+        &mut self,
+        decoder: &mut dyn Transcribe,
+    ) -> Result<Vec<StreamEvent>, StreamError> {
+        let mut events = Vec::new();
+        while let Some(request) = self.next_request() {
+            let result = decoder.transcribe(&request.audio, &request.options);
+            events.extend(self.complete(request.ticket, result)?);
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,146 @@
+//! The Silero VAD network: session, per-stream state and one-window inference.
+//!
+//! Silero v5/v6 take `input` `[1, 64 + 512]` (the last 64 samples of the
+//! previous window followed by the new 512-sample window), `state`
+//! `[2, 1, 128]` and `sr` (int64 sample rate), and return `output` `[1, 1]`
+//! (speech probability) and `stateN` (the next state). The names are checked
+//! at load time so a v4 model (separate `h`/`c` inputs) is refused clearly.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use super::{VadError, FRAME_SAMPLES, SAMPLE_RATE};
+use crate::runtime::{build_session, SessionOptions};
+
+/// Context samples prepended to every window at 16 kHz.
+const CONTEXT_SAMPLES: usize = 64;
+/// Windows run per session lock in [`SileroModel::probabilities`].
+const LOCK_BATCH: usize = 32;
+/// LSTM state size: `[2, 1, 128]`.
+const STATE_LEN: usize = 2 * 128;
+
+/// A loaded Silero VAD model. `Send + Sync`: share it (in an `Arc`) between
+/// streams, each with its own [`SileroState`].
+pub struct SileroModel {
+    session: Mutex<Session>,
+}
+
+impl std::fmt::Debug for SileroModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SileroModel").finish_non_exhaustive()
+    }
+}
+
+/// Recurrent state of one audio stream.
+#[derive(Debug, Clone)]
+pub struct SileroState {
+    state: Vec<f32>,
+    /// Previous context followed by the current window (reused buffer).
+    input: Vec<f32>,
+}
+
+impl Default for SileroState {
+    fn default() -> Self {
+        Self {
+            state: vec![0.0; STATE_LEN],
+            input: vec![0.0; CONTEXT_SAMPLES + FRAME_SAMPLES],
+        }
+    }
+}
+
+impl SileroState {
+    /// Forgets everything heard so far (as if the stream had just started).
+    pub fn reset(&mut self) {
+        self.state.fill(0.0);
+        self.input.fill(0.0);
+    }
+}
+
+impl SileroModel {
+    /// Loads `silero_vad.onnx`. ONNX Runtime must already be initialised
+    /// ([`crate::runtime::init`]); the session uses one intra-op thread.
+    pub fn load(path: &Path) -> Result<Self, VadError> {
+        if !path.is_file() {
+            return Err(VadError::ModelMissing {
+                path: path.to_path_buf(),
+            });
+        }
+        let options = SessionOptions {
+            intra_threads: 1,
+            ..SessionOptions::default()
+        };
+        let session = build_session(path, &options)?;
+        let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        for name in ["input", "state", "sr"] {
+            if !inputs.contains(&name) {
+                return Err(VadError::UnsupportedModel(format!(
+                    "missing input {name:?} (inputs: {inputs:?})"
+                )));
+            }
+        }
+        if outputs.len() < 2 {
+            return Err(VadError::UnsupportedModel(format!(
+                "expected probability and state outputs, got {outputs:?}"
+            )));
+        }
+        tracing::info!(model = %path.display(), "Silero VAD loaded");
+        Ok(Self {
+            session: Mutex::new(session),
+        })
+    }
+
+    /// Speech probability of one 512-sample window, advancing `state`.
+    pub fn probability(&self, state: &mut SileroState, window: &[f32]) -> Result<f32, VadError> {
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        Self::run(&mut session, state, window)
+    }
+
+    /// Probabilities of consecutive 512-sample windows (`audio.len()` must be
+    /// a multiple of 512). The session lock is taken per batch of
+    /// `LOCK_BATCH` (32) windows (~1 s of audio, a few ms), so a long file never
+    /// stalls live streams sharing the model.
+    pub fn probabilities(
+        &self,
+        state: &mut SileroState,
+        audio: &[f32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), VadError> {
+        debug_assert_eq!(audio.len() % FRAME_SAMPLES, 0);
+        for batch in audio.chunks(FRAME_SAMPLES * LOCK_BATCH) {
+            let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            for window in batch.chunks_exact(FRAME_SAMPLES) {
+                out.push(Self::run(&mut session, state, window)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(
+        session: &mut Session,
+        state: &mut SileroState,
+        window: &[f32],
+    ) -> Result<f32, VadError> {
+        debug_assert_eq!(window.len(), FRAME_SAMPLES);
+        // input = [context (last 64 samples of the previous input) | window]
+        state
+            .input
+            .copy_within(FRAME_SAMPLES..FRAME_SAMPLES + CONTEXT_SAMPLES, 0);
+        state.input[CONTEXT_SAMPLES..].copy_from_slice(window);
+        let sr = [i64::from(SAMPLE_RATE)];
+        let outputs = session.run(ort::inputs![
+            "input" => TensorRef::from_array_view(([1usize, state.input.len()], &state.input[..]))?,
+            "state" => TensorRef::from_array_view(([2usize, 1, 128], &state.state[..]))?,
+            "sr" => TensorRef::from_array_view(([1usize], &sr[..]))?,
+        ])?;
+        let (_, prob) = outputs[0].try_extract_tensor::<f32>()?;
+        let (_, next) = outputs[1].try_extract_tensor::<f32>()?;
+        if next.len() == STATE_LEN {
+            state.state.copy_from_slice(next);
+        }
+        Ok(prob.first().copied().unwrap_or(0.0))
+    }
+}

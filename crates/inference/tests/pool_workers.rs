@@ -1,0 +1,166 @@
+//! Worker pools: busy queue, cancellation, real STT/TTS round trips.
+
+mod stt_support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stt_support::*;
+use vocalis_inference::pool::{tts_pool, PoolConfig, PoolError, SttPool, WorkerPool};
+use vocalis_inference::runtime::SessionOptions;
+use vocalis_inference::stt::wer::word_error_rate;
+use vocalis_inference::stt::{AudioCtx, SttError, TranscribeOptions, VadMode};
+use vocalis_inference::tts::{SynthesisOptions, VoiceFiles};
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Two minutes of speech decoded with the full window: many seconds of work.
+fn long_job() -> (Vec<f32>, TranscribeOptions) {
+    let clip = read_wav("two_sentences.wav");
+    let audio = (0..12).flat_map(|_| clip.iter().copied()).collect();
+    let options = TranscribeOptions {
+        vad: VadMode::Off,
+        audio_ctx: AudioCtx::Full,
+        ..TranscribeOptions::default()
+    };
+    (audio, options)
+}
+
+fn one_worker_pool(queue_depth: usize) -> SttPool {
+    let config = PoolConfig {
+        stt_workers: 1,
+        threads_per_worker: 1,
+        queue_depth,
+        ..PoolConfig::default()
+    };
+    SttPool::new(whisper("tiny.en"), Some(vad()), &config).unwrap()
+}
+
+#[test]
+fn transcribes_through_the_pool() {
+    let pool = SttPool::new(whisper("tiny.en"), Some(vad()), &PoolConfig::default()).unwrap();
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            pool.try_transcribe(read_wav("fox.wav"), TranscribeOptions::default())
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        let t = h.wait().unwrap().unwrap();
+        assert!(word_error_rate(FOX, &t.text()) <= 0.1, "{}", t.text());
+    }
+    assert_eq!(pool.stats().completed, 3);
+    pool.shutdown();
+}
+
+#[test]
+fn full_queue_is_busy_immediately() {
+    let pool = one_worker_pool(1);
+    let (audio, options) = long_job();
+    let running = pool.try_transcribe(audio.clone(), options.clone()).unwrap();
+    wait_until("the first job to start", || pool.stats().busy == 1);
+    let queued = pool.try_transcribe(audio.clone(), options.clone()).unwrap();
+    let started = Instant::now();
+    let err = pool.try_transcribe(audio, options).unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(
+        matches!(err, PoolError::Busy { queue_depth: 1, .. }),
+        "{err}"
+    );
+    drop(queued);
+    drop(running);
+}
+
+#[test]
+fn dropping_the_handle_aborts_a_running_job() {
+    let pool = one_worker_pool(4);
+    let (audio, options) = long_job();
+    let running = pool.try_transcribe(audio, options).unwrap();
+    wait_until("the job to start", || pool.stats().busy == 1);
+    // Past the (non-abortable) mel spectrogram, inside the encoder/decoder.
+    std::thread::sleep(Duration::from_millis(500));
+    let dropped_at = Instant::now();
+    drop(running);
+    // The worker is free again quickly and serves the next request.
+    let next = pool
+        .try_transcribe(read_wav("fox.wav"), TranscribeOptions::default())
+        .unwrap();
+    wait_until("the worker to go idle", || {
+        pool.stats().busy == 0 || pool.stats().completed >= 1
+    });
+    let freed = dropped_at.elapsed();
+    assert!(
+        freed < Duration::from_secs(2),
+        "worker freed after {freed:?}"
+    );
+    let t = next.wait().unwrap().unwrap();
+    assert!(word_error_rate(FOX, &t.text()) <= 0.1);
+}
+
+#[test]
+fn explicit_cancel_reports_cancelled_and_queued_jobs_are_skipped() {
+    let pool = one_worker_pool(4);
+    let (audio, options) = long_job();
+    let running = pool.try_transcribe(audio.clone(), options.clone()).unwrap();
+    wait_until("the job to start", || pool.stats().busy == 1);
+    let queued = pool.try_transcribe(audio, options).unwrap();
+    drop(queued);
+    // Past the (non-abortable) mel spectrogram of the 2 min input.
+    std::thread::sleep(Duration::from_millis(500));
+    running.cancel();
+    let started = Instant::now();
+    let r = running.wait().unwrap();
+    assert!(matches!(r, Err(SttError::Cancelled)), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_until("the queued job to be skipped", || pool.stats().skipped == 1);
+}
+
+#[test]
+fn generic_pool_answers_and_survives_panics() {
+    let pool = WorkerPool::new("test", 2, 4, |i| Ok::<_, ()>(i * 10)).unwrap();
+    let a = pool.try_submit(|state, _| *state + 1).unwrap();
+    let b = pool.try_submit(|_, _| -> usize { panic!("boom") }).unwrap();
+    assert!(matches!(b.wait(), Err(PoolError::Lost)));
+    let v = a.wait().unwrap();
+    assert!(v == 1 || v == 11);
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = Arc::clone(&flag);
+    let c = pool
+        .try_submit(move |_, ctx| {
+            f.store(ctx.is_cancelled(), Ordering::Relaxed);
+            7
+        })
+        .unwrap();
+    assert_eq!(c.wait().unwrap(), 7);
+    assert!(!flag.load(Ordering::Relaxed));
+    pool.shutdown();
+}
+
+#[test]
+fn tts_pool_synthesises() {
+    init_runtime();
+    let name = "en_US-joe-medium";
+    let files = VoiceFiles::in_dir(&store_root().join(name), name);
+    assert!(
+        files.onnx.is_file(),
+        "voice missing at {}: run `vocalis models pull {name}`",
+        files.onnx.display()
+    );
+    let pool = tts_pool(&files, &SessionOptions::default(), &PoolConfig::default()).unwrap();
+    let h = pool
+        .try_submit(|voice, _| voice.synthesize("Hello there.", &SynthesisOptions::default()))
+        .unwrap();
+    let audio = h.wait().unwrap().unwrap();
+    assert!(audio.samples.len() > 5_000);
+}
