@@ -63,6 +63,7 @@ impl ServerProcess {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!(
                         "vocalis serve did not report its address; log so far:\n{}",
                         log.join("\n")

@@ -62,7 +62,7 @@ impl FromStr for Quantization {
 
 /// Quantizes `x` (length a multiple of 32) to q8_0 blocks appended to `out`.
 pub fn quantize_q8_0(x: &[f32], out: &mut Vec<u8>) {
-    debug_assert!(x.len() % QK8_0 == 0);
+    debug_assert!(x.len().is_multiple_of(QK8_0));
     out.reserve(x.len() / QK8_0 * 34);
     for block in x.chunks_exact(QK8_0) {
         let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -112,7 +112,7 @@ pub fn quantize_ggml<R: Read + Seek, W: Write>(
         let data = GgmlFile::read_data(input, t)?;
         let shape = t.shape();
         if should_quantize(&t.name, t.ne.len()) {
-            if t.ne[0] as usize % QK8_0 != 0 {
+            if !(t.ne[0] as usize).is_multiple_of(QK8_0) {
                 return Err(GgmlError::Invalid(format!(
                     "tensor `{}` row length {} is not a multiple of {QK8_0}",
                     t.name, t.ne[0]
