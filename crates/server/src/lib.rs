@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`auth`]: API keys, JWTs, and where credentials are found in a request.
+//! - [`billing`]: metering sessions into exactly one usage record each.
 //! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
 //! - [`engine`]: the Whisper and Piper worker pools and the VAD, loaded from the model store.
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
@@ -16,6 +17,7 @@
 //! - [`store`]: durable tenants, API keys and the usage ledger (SQLite).
 
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -133,6 +133,16 @@ impl Server {
     }
 }
 
+impl AppState {
+    /// The configured prices.
+    pub fn prices(&self) -> crate::billing::Prices {
+        crate::billing::Prices {
+            stt_per_minute: self.config.stt_price_per_minute,
+            tts_per_1k_characters: self.config.tts_price_per_1k_characters,
+        }
+    }
+}
+
 impl RunningServer {
     /// The bound address (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {

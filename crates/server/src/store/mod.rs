@@ -50,6 +50,9 @@ pub enum StoreError {
     /// No unrevoked key starts with the given prefix.
     #[error("no API key with prefix `{0}`")]
     UnknownKey(String),
+    /// The blocking task running a store operation failed.
+    #[error("store task failed: {0}")]
+    Task(String),
     /// A usage record for this session was already written.
     #[error("usage for session `{0}` is already recorded")]
     DuplicateUsage(String),
@@ -59,6 +62,12 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 impl Store {
