@@ -4,5 +4,7 @@
 //!
 //! # Layout
 //! - [`sixtydb`]: the 60db-style `/ws/stt` and `/ws/tts` messages.
+//! - [`subtitles`]: SRT and WebVTT rendering.
 
 pub mod sixtydb;
+pub mod subtitles;

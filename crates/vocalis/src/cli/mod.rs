@@ -5,6 +5,7 @@ mod keys;
 mod models;
 mod serve;
 mod speak;
+mod transcribe;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ enum Command {
     Models(models::ModelsArgs),
     /// Synthesize speech to a file.
     Speak(speak::SpeakArgs),
+    /// Transcribe audio files.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 /// Sets up `tracing` with `RUST_LOG` or the verbosity flag.
@@ -56,5 +59,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => keys::run(args),
         Command::Models(args) => models::run(args),
         Command::Speak(args) => speak::run(args),
+        Command::Transcribe(args) => transcribe::run(args),
     }
 }

@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use vocalis_models::{
-    ConsoleProgress, InstallStatus, ModelStore, PullAction, PullOptions, Quantization,
-};
+use vocalis_models::{ConsoleProgress, InstallStatus, PullAction, PullOptions, Quantization};
 
 /// Flags shared by the model subcommands.
 #[derive(Debug, clap::Args)]
@@ -40,16 +38,9 @@ enum ModelsCommand {
     },
 }
 
-fn store(dir: Option<PathBuf>) -> anyhow::Result<ModelStore> {
-    Ok(match dir {
-        Some(dir) => ModelStore::new(dir),
-        None => ModelStore::from_env()?,
-    })
-}
-
 /// Runs a model subcommand.
 pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
-    let store = store(args.models_dir)?;
+    let store = super::engines::store(args.models_dir)?;
     match args.command {
         ModelsCommand::Pull {
             names,
