@@ -1,5 +1,8 @@
 //! The one place where errors become HTTP responses.
 //!
+//! [`SessionClose`] does the same for WebSocket sessions: close code and
+//! reason for each way a session can end abnormally.
+//!
 //! Every handler returns [`ApiError`]; its [`IntoResponse`] impl picks the
 //! status code and writes `{"error":{"code":…,"message":…}}` with a stable,
 //! machine-readable code. Internal details are logged, never sent.
@@ -126,6 +129,105 @@ mod tests {
         for (error, status, code) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");
             assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+}
+
+/// Why a WebSocket session ends abnormally: the one mapping from session
+/// errors to close codes and reasons. Recoverable problems are sent as
+/// `error` messages instead and the session goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionClose {
+    /// The tenant has no credit left (1008, `INSUFFICIENT_CREDITS`).
+    #[error("insufficient credits")]
+    InsufficientCredits,
+    /// Every worker is busy and the queue is full (1013, try again later).
+    #[error("server busy")]
+    Busy,
+    /// No audio or keepalive for the idle timeout (1011).
+    #[error("idle timeout")]
+    IdleTimeout,
+    /// A message was larger than `max_frame_bytes` (1009).
+    #[error("message too big")]
+    TooBig,
+    /// The audio cannot be decoded (1008).
+    #[error("undecodable audio")]
+    BadAudio,
+    /// The server is shutting down (1001).
+    #[error("server shutting down")]
+    ShuttingDown,
+    /// An internal failure (1011).
+    #[error("internal error")]
+    Internal,
+}
+
+impl SessionClose {
+    /// The WebSocket close code.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Self::InsufficientCredits | Self::BadAudio => 1008,
+            Self::Busy => 1013,
+            Self::IdleTimeout | Self::Internal => 1011,
+            Self::TooBig => 1009,
+            Self::ShuttingDown => 1001,
+        }
+    }
+
+    /// The close reason of the 60db protocol.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InsufficientCredits => "INSUFFICIENT_CREDITS",
+            Self::Busy => "SERVER_BUSY",
+            Self::IdleTimeout => "IDLE_TIMEOUT",
+            Self::TooBig => "MESSAGE_TOO_BIG",
+            Self::BadAudio => "INVALID_AUDIO",
+            Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
+            Self::Internal => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The close reason of Deepgram's protocol (`DATA-0000`, `NET-0001`…).
+    pub fn deepgram_reason(&self) -> &'static str {
+        match self {
+            Self::BadAudio => "DATA-0000",
+            Self::IdleTimeout => "NET-0001",
+            Self::InsufficientCredits => "INSUFFICIENT_CREDITS",
+            Self::Busy => "SERVER_BUSY",
+            Self::TooBig => "DATA-0001",
+            Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
+            Self::Internal => "NET-0000",
+        }
+    }
+
+    /// The stable code of the `error` message sent before closing.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InsufficientCredits => "insufficient_credits",
+            Self::Busy => "busy",
+            Self::IdleTimeout => "idle_timeout",
+            Self::TooBig => "message_too_big",
+            Self::BadAudio => "invalid_audio",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The ledger outcome of a session that ended this way.
+    pub fn outcome(&self) -> crate::store::ledger::Outcome {
+        use crate::store::ledger::Outcome;
+        match self {
+            Self::Internal | Self::Busy | Self::ShuttingDown => Outcome::ServerError,
+            _ => Outcome::ClientError,
+        }
+    }
+}
+
+impl From<vocalis_inference::pool::PoolError> for ApiError {
+    fn from(error: vocalis_inference::pool::PoolError) -> Self {
+        use vocalis_inference::pool::PoolError;
+        match error {
+            busy @ PoolError::Busy { .. } => Self::Busy(format!("{busy}; retry shortly")),
+            other => Self::Internal(other.to_string()),
         }
     }
 }

@@ -28,5 +28,5 @@ pub mod store;
 pub mod wire;
 
 pub use config::{ConfigError, ServerConfig};
-pub use error::ApiError;
+pub use error::{ApiError, SessionClose};
 pub use server::{RunningServer, Server};
