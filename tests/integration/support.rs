@@ -30,6 +30,7 @@ pub fn vocalis(data_dir: &Path) -> Command {
 /// A running `vocalis serve`, killed on drop.
 pub struct ServerProcess {
     child: Child,
+    lines: mpsc::Receiver<String>,
     /// The address it listens on.
     pub addr: SocketAddr,
     /// Log lines seen so far (until the listening line).
@@ -72,10 +73,42 @@ impl ServerProcess {
             };
             if let Some(addr) = parse_listening(&line) {
                 log.push(line);
-                return Self { child, addr, log };
+                return Self {
+                    child,
+                    lines: lines_rx,
+                    addr,
+                    log,
+                };
             }
             log.push(line);
         }
+    }
+
+    /// The log lines written since the last call (or since start-up).
+    #[allow(dead_code)]
+    pub fn new_log_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// Sends a signal (`TERM`, `KILL`) to the server process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// `http://ADDR` for this server.
@@ -86,6 +119,13 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test shows what the server said.
+            std::thread::sleep(Duration::from_millis(200));
+            for line in self.lines.try_iter() {
+                eprintln!("server: {line}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -95,4 +135,41 @@ fn parse_listening(line: &str) -> Option<SocketAddr> {
     let rest = line.split("listening").nth(1)?;
     let addr = rest.split("addr=").nth(1)?;
     addr.split_whitespace().next()?.parse().ok()
+}
+
+/// The developer key a first start wrote into `data_dir`.
+pub fn dev_key(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("dev-api-key"))
+        .expect("the server writes dev-api-key on first start")
+        .trim()
+        .to_owned()
+}
+
+/// Speech for `text` from the real Piper voice via `vocalis speak`, as raw
+/// 8 kHz μ-law (what telephony platforms send).
+pub fn speak_mulaw_8k(text: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("speech.ul");
+    let status = Command::new(env!("CARGO_BIN_EXE_vocalis"))
+        .args([
+            "speak",
+            text,
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "mulaw",
+            "--rate",
+            "8000",
+        ])
+        .env("RUST_LOG", "warn")
+        .status()
+        .expect("run vocalis speak");
+    assert!(status.success(), "vocalis speak failed");
+    std::fs::read(out).unwrap()
+}
+
+/// Word error rate of `hypothesis` against `reference` (case and
+/// punctuation ignored).
+pub fn wer(reference: &str, hypothesis: &str) -> f64 {
+    vocalis_inference::stt::wer::word_error_rate(reference, hypothesis)
 }

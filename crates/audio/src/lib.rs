@@ -24,6 +24,7 @@
 //! * [`mod@resample`] — [`StreamingResampler`] and one-shot [`resample()`] (rubato FFT).
 //! * [`decode`] — [`decode_file`], [`decode_raw`], [`DecodedAudio`], [`DecodeLimits`].
 //! * [`wav`] — RIFF/WAVE header validation and sample reading (hound).
+//! * [`wav_stream`] — the header of a WAV that arrives in pieces (live streams).
 //! * `compressed` — MP3, FLAC and Ogg Vorbis through symphonia (private).
 //! * [`mod@encode`] — [`encode()`], streaming [`AudioEncoder`], [`OutputFormat`] and MIME types.
 //! * [`mp3`] — LAME-based MP3 encoding used by [`encode()`] and [`AudioEncoder`].
@@ -38,6 +39,7 @@ pub mod mp3;
 pub mod pcm;
 pub mod resample;
 pub mod wav;
+pub mod wav_stream;
 
 pub use decode::{
     decode_file, decode_file_with_limits, decode_raw, decode_raw_with_limits, DecodeLimits,

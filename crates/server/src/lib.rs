@@ -8,10 +8,12 @@
 //! - [`auth`]: API keys, JWTs, and where credentials are found in a request.
 //! - [`billing`]: metering sessions into exactly one usage record each.
 //! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
+//! - [`email`]: outgoing email through an SMTP relay, rate-limited per tenant.
 //! - [`engine`]: the Whisper and Piper worker pools and the VAD, loaded from the model store.
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
 //! - [`metrics`]: Prometheus counters, gauges and histograms.
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
+//! - [`session`]: protocol-independent live-session parts (audio input, streaming STT).
 //! - [`server`]: binding, the router, and graceful shutdown.
 //! - [`wire`]: the JSON message types of each protocol.
 //! - [`store`]: durable tenants, API keys and the usage ledger (SQLite).
@@ -19,11 +21,13 @@
 pub mod auth;
 pub mod billing;
 pub mod config;
+pub mod email;
 pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod routes;
 pub mod server;
+pub mod session;
 pub mod store;
 pub mod wire;
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::{ConfigError, ServerConfig};
@@ -34,6 +35,10 @@ pub struct AppState {
     pub engines: Arc<Engines>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Cancelled when the server starts shutting down; sessions finalize.
+    pub shutdown: CancellationToken,
+    /// Every WebSocket session task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
 }
 
 /// Why the server could not start.
@@ -115,14 +120,22 @@ impl Server {
             store,
             engines: self.engines,
             metrics: Arc::new(Metrics::default()),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         };
-        let shutdown = CancellationToken::new();
+        let shutdown = state.shutdown.clone();
+        let tasks = state.tasks.clone();
         let app = crate::routes::router(state);
         let signal = shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { signal.cancelled().await })
-                .await
+                .await;
+            // axum's graceful shutdown does not wait for upgraded
+            // connections; the tracker does.
+            tasks.close();
+            tasks.wait().await;
+            served
         });
         tracing::info!(%addr, "listening");
         Ok(RunningServer {

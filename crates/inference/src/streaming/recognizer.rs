@@ -371,6 +371,12 @@ impl StreamingRecognizer {
         }
     }
 
+    /// Changes the decode language from the next decode on (`None`: detect
+    /// on multilingual models).
+    pub fn set_language(&mut self, language: Option<String>) {
+        self.config.options.language = language;
+    }
+
     /// Ends the current utterance now (e.g. the client asked to finalise);
     /// its final is produced by the following decodes.
     pub fn finalize(&mut self) {

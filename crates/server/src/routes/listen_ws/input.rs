@@ -1,0 +1,250 @@
+//! The wire audio of one `/v1/listen` session: raw samples described by the
+//! query (`encoding`, `sample_rate`, `channels`), or a WAV stream whose
+//! header is read from the first bytes; split per channel when
+//! `multichannel=true`, hashed for `Metadata`.
+
+use sha2::{Digest, Sha256};
+use vocalis_audio::wav_stream::{parse_stream_header, StreamSampleFormat};
+use vocalis_inference::streaming::StreamingConfig;
+use vocalis_inference::vad::Vad;
+
+use crate::error::ApiError;
+use crate::session::audio_input::{AudioInput, InputEncoding};
+use crate::session::stt_stream::{SttStream, SttStreamError};
+use crate::wire::deepgram::ListenParams;
+
+/// Audio that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// Not decodable as the announced or detected format.
+    #[error("{0}")]
+    Undecodable(String),
+}
+
+/// The sample format of a session, once known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFormat {
+    /// Encoding.
+    pub encoding: InputEncoding,
+    /// Hz.
+    pub rate: u32,
+    /// Interleaved channels on the wire.
+    pub channels: u16,
+    /// Whether each channel is transcribed on its own.
+    pub split: bool,
+}
+
+impl StreamFormat {
+    fn bytes_per_sample(&self) -> usize {
+        match self.encoding {
+            InputEncoding::Linear16 => 2,
+            InputEncoding::Mulaw | InputEncoding::Alaw => 1,
+        }
+    }
+
+    /// One recognizer per transcribed channel.
+    pub fn streams(
+        &self,
+        vad: &Vad,
+        config: &StreamingConfig,
+    ) -> Result<Vec<SttStream>, SttStreamError> {
+        let (count, channels_per_stream) = if self.split {
+            (usize::from(self.channels), 1)
+        } else {
+            (1, self.channels)
+        };
+        (0..count)
+            .map(|_| {
+                let input = AudioInput::new(self.encoding, self.rate, channels_per_stream)?;
+                SttStream::new(input, vad, config.clone())
+            })
+            .collect()
+    }
+}
+
+/// Parses the raw-audio parameters; a 400 for what cannot be streamed.
+pub fn raw_format(params: &ListenParams) -> Result<Option<StreamFormat>, ApiError> {
+    let Some(encoding) = params.encoding.as_deref() else {
+        return Ok(None);
+    };
+    let encoding = match encoding.to_ascii_lowercase().as_str() {
+        "linear16" | "pcm" | "pcm_s16le" => InputEncoding::Linear16,
+        "mulaw" | "ulaw" => InputEncoding::Mulaw,
+        "alaw" => InputEncoding::Alaw,
+        other => {
+            return Err(ApiError::InvalidPayload(format!(
+                "encoding `{other}` is not supported for live audio; use linear16, mulaw or alaw, or stream WAV"
+            )))
+        }
+    };
+    let rate = params.sample_rate.ok_or_else(|| {
+        ApiError::InvalidPayload("`sample_rate` is required when `encoding` is given".into())
+    })?;
+    let channels = params.channels.unwrap_or(1);
+    let format = StreamFormat {
+        encoding,
+        rate,
+        channels,
+        split: params.multichannel && channels > 1,
+    };
+    AudioInput::new(encoding, rate, if format.split { 1 } else { channels })
+        .map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
+    Ok(Some(format))
+}
+
+/// One session's audio bookkeeping.
+#[derive(Debug)]
+pub struct ChannelAudio {
+    multichannel: bool,
+    format: Option<StreamFormat>,
+    header: Vec<u8>,
+    carry: Vec<u8>,
+    hasher: Sha256,
+    sample_frames: u64,
+}
+
+impl ChannelAudio {
+    /// Bookkeeping for `params` (already validated by [`raw_format`]).
+    pub fn new(params: &ListenParams) -> Self {
+        Self {
+            multichannel: params.multichannel,
+            format: raw_format(params).ok().flatten(),
+            header: Vec::new(),
+            carry: Vec::new(),
+            hasher: Sha256::new(),
+            sample_frames: 0,
+        }
+    }
+
+    /// The format, once known.
+    pub fn format(&self) -> Option<StreamFormat> {
+        self.format
+    }
+
+    /// Seconds of audio received (per channel).
+    pub fn seconds_received(&self) -> f64 {
+        self.format
+            .map_or(0.0, |f| self.sample_frames as f64 / f64::from(f.rate))
+    }
+
+    /// Hex sha256 of every byte received.
+    pub fn sha256(&self) -> String {
+        self.hasher
+            .clone()
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Takes a frame of wire bytes; returns the sample bytes for each
+    /// recognizer (one entry, interleaved, unless channels are split).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, InputError> {
+        self.hasher.update(bytes);
+        let samples: Vec<u8> = if self.format.is_some() {
+            bytes.to_vec()
+        } else {
+            self.header.extend_from_slice(bytes);
+            match parse_stream_header(&self.header) {
+                Ok(None) => return Ok(Vec::new()),
+                Err(error) => {
+                    return Err(InputError::Undecodable(format!(
+                        "{error}; pass `encoding` and `sample_rate` for raw audio"
+                    )))
+                }
+                Ok(Some(header)) => {
+                    let encoding = match header.format {
+                        StreamSampleFormat::Pcm16 => InputEncoding::Linear16,
+                        StreamSampleFormat::Mulaw => InputEncoding::Mulaw,
+                        StreamSampleFormat::Alaw => InputEncoding::Alaw,
+                    };
+                    let format = StreamFormat {
+                        encoding,
+                        rate: header.sample_rate,
+                        channels: header.channels,
+                        split: self.multichannel && header.channels > 1,
+                    };
+                    AudioInput::new(
+                        encoding,
+                        format.rate,
+                        if format.split { 1 } else { format.channels },
+                    )
+                    .map_err(|e| InputError::Undecodable(e.to_string()))?;
+                    self.format = Some(format);
+                    let rest = self
+                        .header
+                        .split_off(header.data_offset.min(self.header.len()));
+                    self.header = Vec::new();
+                    rest
+                }
+            }
+        };
+        let Some(format) = self.format else {
+            return Ok(Vec::new());
+        };
+        let width = format.bytes_per_sample();
+        let frame = width * usize::from(format.channels);
+        self.carry.extend_from_slice(&samples);
+        let whole = self.carry.len() / frame * frame;
+        let ready: Vec<u8> = self.carry.drain(..whole).collect();
+        self.sample_frames += (ready.len() / frame) as u64;
+        if !format.split {
+            return Ok(vec![ready]);
+        }
+        let channels = usize::from(format.channels);
+        let mut split = vec![Vec::with_capacity(ready.len() / channels); channels];
+        for chunk in ready.chunks_exact(frame) {
+            for (channel, sample) in chunk.chunks_exact(width).enumerate() {
+                split[channel].extend_from_slice(sample);
+            }
+        }
+        Ok(split)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> ListenParams {
+        ListenParams::from_query(Some(query)).unwrap()
+    }
+
+    #[test]
+    fn raw_stereo_splits_per_channel_with_multichannel() {
+        let mut audio = ChannelAudio::new(&params(
+            "encoding=linear16&sample_rate=8000&channels=2&multichannel=true",
+        ));
+        let split = audio.push(&[1, 0, 2, 0, 3, 0, 4, 0, 5]).unwrap();
+        assert_eq!(split, vec![vec![1, 0, 3, 0], vec![2, 0, 4, 0]]);
+        assert_eq!(
+            audio.push(&[0, 6, 0, 7]).unwrap(),
+            vec![vec![5, 0], vec![6, 0]]
+        );
+        assert!((audio.seconds_received() - 3.0 / 8000.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wav_header_is_read_from_the_first_bytes() {
+        let wav = vocalis_audio::encode(&[0.0; 800], 8000, vocalis_audio::OutputFormat::Wav, 8000)
+            .unwrap();
+        let mut audio = ChannelAudio::new(&params("punctuate=true"));
+        assert!(audio.push(&wav[..20]).unwrap().is_empty());
+        let rest = audio.push(&wav[20..]).unwrap();
+        assert_eq!(rest[0].len(), 1600);
+        assert_eq!(audio.format().unwrap().rate, 8000);
+    }
+
+    #[test]
+    fn other_containers_are_undecodable() {
+        let mut audio = ChannelAudio::new(&params(""));
+        assert!(audio.push(b"OggS\0\x02\0\0\0\0\0\0").is_err());
+    }
+
+    #[test]
+    fn bad_raw_parameters_are_400s() {
+        assert!(raw_format(&params("encoding=opus&sample_rate=48000")).is_err());
+        assert!(raw_format(&params("encoding=mulaw")).is_err());
+        assert!(raw_format(&params("encoding=mulaw&sample_rate=11025")).is_err());
+    }
+}

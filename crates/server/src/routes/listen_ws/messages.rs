@@ -1,0 +1,235 @@
+//! Engine events to Deepgram live messages: `Results` (partials and finals,
+//! `from_finalize` after a `Finalize`), `SpeechStarted`, `UtteranceEnd`, and
+//! the closing `Metadata`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use vocalis_inference::streaming::StreamEvent;
+
+use super::input::ChannelAudio;
+use crate::metrics::Metrics;
+use crate::wire::deepgram::{
+    model_uuid, plain_word, rfc3339_now, whisper_model_info, Alternative, Endpointing,
+    ListenParams, LiveChannel, Metadata, ModelInfo, Results, ResultsMetadata, SpeechStarted,
+    UtteranceEnd, Word,
+};
+
+/// Any message this route sends.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Outgoing {
+    /// A transcript.
+    Results(Box<Results>),
+    /// Speech began.
+    SpeechStarted(SpeechStarted),
+    /// An utterance ended.
+    UtteranceEnd(UtteranceEnd),
+    /// The session's summary.
+    Metadata(Box<Metadata>),
+}
+
+/// Per-session conversion state.
+#[derive(Debug)]
+pub struct MessageWriter {
+    request_id: String,
+    created: String,
+    model: ModelInfo,
+    model_uuid: String,
+    punctuated: bool,
+    vad_events: bool,
+    utterance_end: bool,
+    endpointing: bool,
+    finalize_pending: Vec<bool>,
+    latest_audio: Option<(f64, Instant)>,
+}
+
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+impl MessageWriter {
+    /// A writer for one session.
+    pub fn new(params: &ListenParams, request_id: String, model: &str) -> Self {
+        Self {
+            request_id,
+            created: rfc3339_now(),
+            model: whisper_model_info(model),
+            model_uuid: model_uuid(model),
+            punctuated: params.punctuated(),
+            vad_events: params.vad_events,
+            utterance_end: params.interim_results && params.utterance_end_ms.is_some(),
+            endpointing: !matches!(params.endpointing, Some(Endpointing::Disabled)),
+            finalize_pending: Vec::new(),
+            latest_audio: None,
+        }
+    }
+
+    /// The client asked to finalize `channel`: its next final is `from_finalize`.
+    pub fn finalize_requested(&mut self, channel: usize) {
+        if self.finalize_pending.len() <= channel {
+            self.finalize_pending.resize(channel + 1, false);
+        }
+        self.finalize_pending[channel] = true;
+    }
+
+    /// Audio up to stream time `position` arrived now.
+    pub fn audio_received(&mut self, position: f64) {
+        self.latest_audio = Some((position, Instant::now()));
+    }
+
+    fn latency(&self, end: f64) -> Option<f64> {
+        let (position, at) = self.latest_audio?;
+        Some((at.elapsed().as_secs_f64() + (position - end).max(0.0)).max(0.0))
+    }
+
+    fn results(
+        &self,
+        channel: usize,
+        total: usize,
+        start: f64,
+        end: f64,
+        alternative: Alternative,
+        is_final: bool,
+        speech_final: bool,
+        from_finalize: bool,
+    ) -> Outgoing {
+        Outgoing::Results(Box::new(Results {
+            kind: Default::default(),
+            channel_index: vec![channel as u32, total as u32],
+            duration: round_ms((end - start).max(0.0)),
+            start: round_ms(start),
+            is_final,
+            speech_final,
+            channel: LiveChannel {
+                alternatives: vec![alternative],
+            },
+            metadata: ResultsMetadata {
+                request_id: self.request_id.clone(),
+                model_info: self.model.clone(),
+                model_uuid: self.model_uuid.clone(),
+            },
+            from_finalize,
+        }))
+    }
+
+    fn text(&self, text: &str) -> String {
+        if self.punctuated {
+            text.trim().to_owned()
+        } else {
+            text.split_whitespace()
+                .map(plain_word)
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+
+    /// The messages for one engine event on `channel` of `total`.
+    pub fn messages(
+        &mut self,
+        channel: usize,
+        total: usize,
+        event: StreamEvent,
+        metrics: &Metrics,
+    ) -> Vec<Outgoing> {
+        let index = vec![channel as u32, total as u32];
+        match event {
+            StreamEvent::SpeechStarted { at } if self.vad_events => {
+                vec![Outgoing::SpeechStarted(SpeechStarted {
+                    kind: Default::default(),
+                    channel: index,
+                    timestamp: round_ms(at),
+                })]
+            }
+            StreamEvent::SpeechStarted { .. } => Vec::new(),
+            StreamEvent::Partial {
+                text, start, end, ..
+            } => {
+                if let Some(latency) = self.latency(end) {
+                    metrics.partial_latency.observe(latency);
+                }
+                let alternative = Alternative {
+                    transcript: self.text(&text),
+                    confidence: 0.0,
+                    words: Vec::new(),
+                };
+                vec![self.results(channel, total, start, end, alternative, false, false, false)]
+            }
+            StreamEvent::Final {
+                text,
+                words,
+                start,
+                end,
+                confidence,
+                ..
+            } => {
+                if let Some(latency) = self.latency(end) {
+                    metrics.final_latency.observe(latency);
+                }
+                let from_finalize = self
+                    .finalize_pending
+                    .get_mut(channel)
+                    .map(std::mem::take)
+                    .unwrap_or(false);
+                let words: Vec<Word> = words
+                    .iter()
+                    .filter_map(|w| {
+                        let plain = plain_word(&w.text);
+                        (!plain.is_empty()).then(|| Word {
+                            word: plain,
+                            start: round_ms(w.start),
+                            end: round_ms(w.end),
+                            confidence: w.probability.clamp(0.0, 1.0),
+                            punctuated_word: self.punctuated.then(|| w.text.trim().to_owned()),
+                            speaker: None,
+                        })
+                    })
+                    .collect();
+                let last_word_end = words.last().map_or(end, |w| w.end);
+                let alternative = Alternative {
+                    transcript: self.text(&text),
+                    confidence: confidence.clamp(0.0, 1.0),
+                    words,
+                };
+                let speech_final = self.endpointing && !from_finalize;
+                let mut out = vec![self.results(
+                    channel,
+                    total,
+                    start,
+                    end,
+                    alternative,
+                    true,
+                    speech_final,
+                    from_finalize,
+                )];
+                if self.utterance_end {
+                    out.push(Outgoing::UtteranceEnd(UtteranceEnd {
+                        kind: Default::default(),
+                        channel: index,
+                        last_word_end: round_ms(last_word_end),
+                    }));
+                }
+                out
+            }
+        }
+    }
+
+    /// The closing `Metadata`.
+    pub fn metadata(&self, audio: &ChannelAudio, channels: usize) -> Outgoing {
+        let mut model_info = BTreeMap::new();
+        model_info.insert(self.model_uuid.clone(), self.model.clone());
+        Outgoing::Metadata(Box::new(Metadata {
+            kind: Default::default(),
+            transaction_key: "deprecated".into(),
+            request_id: self.request_id.clone(),
+            sha256: audio.sha256(),
+            created: self.created.clone(),
+            duration: round_ms(audio.seconds_received()),
+            channels: channels as u32,
+            models: vec![self.model_uuid.clone()],
+            model_info,
+        }))
+    }
+}

@@ -1,0 +1,265 @@
+//! Validating a `start` message into effective session settings.
+
+use vocalis_inference::streaming::StreamingConfig;
+use vocalis_inference::stt::TranscribeOptions;
+
+use crate::session::audio_input::{AudioInput, InputEncoding, SUPPORTED_RATES};
+use crate::wire::sixtydb::{EffectiveSttConfig, StartConfig, SttEncoding};
+
+/// The most languages a session may name.
+pub const MAX_LANGUAGES: usize = 5;
+
+/// A `start` the server cannot accept, with its stable error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError {
+    /// `unsupported_encoding`, `unsupported_sample_rate`, `unsupported_language`, `invalid_message`.
+    pub code: &'static str,
+    /// Human message.
+    pub message: String,
+}
+
+fn invalid(code: &'static str, message: impl Into<String>) -> StartError {
+    StartError {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Effective settings of an accepted `start`.
+#[derive(Debug)]
+pub struct Accepted {
+    /// Echoed to the client in `session_started`.
+    pub effective: EffectiveSttConfig,
+    /// Audio conversion for the session.
+    pub input: AudioInput,
+    /// Recognizer settings.
+    pub streaming: StreamingConfig,
+}
+
+/// The language to decode with: one named language is fixed; several (or
+/// none) mean detection. English-only models accept only English.
+pub fn decode_language(
+    languages: Option<&[String]>,
+    multilingual: bool,
+) -> Result<Option<String>, StartError> {
+    let Some(languages) = languages.filter(|l| !l.is_empty()) else {
+        return Ok(if multilingual {
+            None
+        } else {
+            Some("en".into())
+        });
+    };
+    if languages.len() > MAX_LANGUAGES {
+        return Err(invalid(
+            "invalid_message",
+            format!("at most {MAX_LANGUAGES} languages per session"),
+        ));
+    }
+    let normalized: Vec<String> = languages
+        .iter()
+        .map(|l| {
+            l.split(['-', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    if let Some(bad) = normalized
+        .iter()
+        .find(|l| l.len() < 2 || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        return Err(invalid(
+            "unsupported_language",
+            format!("`{bad}` is not a language code"),
+        ));
+    }
+    if !multilingual {
+        return if normalized.iter().all(|l| l == "en") {
+            Ok(Some("en".into()))
+        } else {
+            Err(invalid(
+                "unsupported_language",
+                "the served model is English-only; start the server with a multilingual model (e.g. --stt-model base)",
+            ))
+        };
+    }
+    Ok(if normalized.len() == 1 {
+        normalized.into_iter().next()
+    } else {
+        None
+    })
+}
+
+/// Validates a `start` (or the implicit telephony start when `config` is `None`).
+pub fn accept(
+    languages: Option<Vec<String>>,
+    config: Option<&StartConfig>,
+    prompt: Option<String>,
+    multilingual: bool,
+) -> Result<Accepted, StartError> {
+    let default = StartConfig::default();
+    let config = config.unwrap_or(&default);
+    let encoding = match config
+        .encoding
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("mulaw" | "ulaw" | "pcmu" | "mu-law") => SttEncoding::Mulaw,
+        Some("alaw" | "pcma" | "a-law") => SttEncoding::Alaw,
+        Some("linear" | "linear16" | "pcm" | "pcm_s16le" | "s16le") => SttEncoding::Linear,
+        Some(other) => {
+            return Err(invalid(
+                "unsupported_encoding",
+                format!("encoding `{other}` is not supported; use mulaw, alaw or linear"),
+            ))
+        }
+    };
+    let sample_rate = config.sample_rate.unwrap_or(8_000);
+    if !SUPPORTED_RATES.contains(&sample_rate) {
+        return Err(invalid(
+            "unsupported_sample_rate",
+            format!("sample_rate {sample_rate} is not supported; use 8000, 16000, 22050, 24000, 44100 or 48000"),
+        ));
+    }
+    let utterance_end_ms = config.utterance_end_ms.unwrap_or(500);
+    if !(300..=10_000).contains(&utterance_end_ms) {
+        return Err(invalid(
+            "invalid_message",
+            "utterance_end_ms must be within 300–10000",
+        ));
+    }
+    let language = decode_language(languages.as_deref(), multilingual)?;
+    let input_encoding = match encoding {
+        SttEncoding::Mulaw => InputEncoding::Mulaw,
+        SttEncoding::Alaw => InputEncoding::Alaw,
+        SttEncoding::Linear => InputEncoding::Linear16,
+    };
+    let input = AudioInput::new(input_encoding, sample_rate, 1)
+        .map_err(|e| invalid("unsupported_sample_rate", e.to_string()))?;
+    let interim_results = config.interim_results.unwrap_or(true);
+    let streaming = StreamingConfig {
+        interim_results,
+        utterance_end_ms,
+        options: TranscribeOptions {
+            language,
+            initial_prompt: prompt,
+            ..TranscribeOptions::default()
+        },
+        ..StreamingConfig::default()
+    };
+    Ok(Accepted {
+        effective: EffectiveSttConfig {
+            encoding,
+            sample_rate,
+            utterance_end_ms,
+            interim_results,
+            continuous_mode: true,
+            languages: languages.filter(|l| !l.is_empty()),
+        },
+        input,
+        streaming,
+    })
+}
+
+/// Turns a 60db `context` object (`{general:[{key,value}], text, terms}`) or
+/// string into a Whisper prompt: the words that bias decoding.
+pub fn context_prompt(context: Option<&serde_json::Value>) -> Option<String> {
+    fn collect(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) if !s.trim().is_empty() => out.push(s.trim().to_owned()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    if key != "key" {
+                        collect(v, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut parts = Vec::new();
+    collect(context?, &mut parts);
+    let prompt = parts.join(". ");
+    // Whisper's prompt holds at most 224 tokens; keep well inside it.
+    let prompt: String = prompt.chars().take(600).collect();
+    (!prompt.is_empty()).then_some(prompt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn start(value: serde_json::Value) -> StartConfig {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_telephony_mulaw_8k() {
+        let accepted = accept(None, None, None, false).unwrap();
+        assert_eq!(accepted.effective.encoding, SttEncoding::Mulaw);
+        assert_eq!(accepted.effective.sample_rate, 8_000);
+        assert_eq!(accepted.effective.utterance_end_ms, 500);
+        assert_eq!(accepted.streaming.options.language.as_deref(), Some("en"));
+    }
+
+    #[test]
+    fn rejects_bad_settings_with_stable_codes() {
+        let cases = [
+            (json!({"encoding": "opus"}), "unsupported_encoding"),
+            (json!({"sample_rate": 11025}), "unsupported_sample_rate"),
+            (json!({"utterance_end_ms": 100}), "invalid_message"),
+        ];
+        for (config, code) in cases {
+            let error = accept(None, Some(&start(config.clone())), None, true).unwrap_err();
+            assert_eq!(error.code, code, "{config}");
+        }
+        let six: Vec<String> = ["en", "de", "fr", "es", "it", "pt"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            accept(Some(six), None, None, true).unwrap_err().code,
+            "invalid_message"
+        );
+    }
+
+    #[test]
+    fn languages_fix_or_detect() {
+        assert_eq!(
+            decode_language(Some(&["de".into()]), true).unwrap(),
+            Some("de".into())
+        );
+        assert_eq!(
+            decode_language(Some(&["en-US".into()]), true).unwrap(),
+            Some("en".into())
+        );
+        assert_eq!(
+            decode_language(Some(&["en".into(), "hi".into()]), true).unwrap(),
+            None
+        );
+        assert_eq!(decode_language(None, true).unwrap(), None);
+        assert_eq!(decode_language(None, false).unwrap(), Some("en".into()));
+        assert_eq!(
+            decode_language(Some(&["de".into()]), false)
+                .unwrap_err()
+                .code,
+            "unsupported_language"
+        );
+    }
+
+    #[test]
+    fn context_becomes_a_prompt() {
+        let context = json!({"general": [{"key": "domain", "value": "Cricket coaching"}], "terms": ["Tendulkar"]});
+        assert_eq!(
+            context_prompt(Some(&context)).as_deref(),
+            Some("Cricket coaching. Tendulkar")
+        );
+        assert_eq!(
+            context_prompt(Some(&json!("Vocalis, Jambonz"))).as_deref(),
+            Some("Vocalis, Jambonz")
+        );
+        assert_eq!(context_prompt(None), None);
+    }
+}

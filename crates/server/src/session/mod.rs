@@ -1,0 +1,13 @@
+//! Protocol-independent parts of live sessions, shared by the 60db
+//! `/ws/stt` and the Deepgram `/v1/listen` WebSocket routes.
+//!
+//! # Layout
+//! - [`audio_input`]: wire audio (μ-law, A-law, s16le at any supported rate)
+//!   to mono 16 kHz f32, with the seconds received counted for billing.
+//! - [`socket`]: clean closes and JSON frames.
+//! - [`stt_stream`]: a streaming recognizer driven from async code, its
+//!   Whisper decodes running on the worker pool.
+
+pub mod audio_input;
+pub mod socket;
+pub mod stt_stream;

@@ -1,0 +1,308 @@
+//! Deepgram-compatible live `WS /v1/listen` with real speech: message shapes,
+//! `Finalize`/`CloseStream`, WAV streams, per-channel transcripts, close codes.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{dev_key, speak_mulaw_8k, wer, ServerProcess};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const LEFT: &str = "Thank you for calling the support line.";
+const RIGHT: &str = "My internet connection stopped working this morning.";
+
+async fn connect(server: &ServerProcess, key: &str, query: &str) -> Socket {
+    let mut request = format!("ws://{}/v1/listen?{query}", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Token {key}").parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    socket
+}
+
+async fn send_all(socket: &mut Socket, audio: &[u8], chunk: usize) {
+    for frame in audio.chunks(chunk) {
+        socket
+            .send(Message::Binary(frame.to_vec().into()))
+            .await
+            .unwrap();
+    }
+}
+
+async fn read_to_close(socket: &mut Socket) -> (Vec<Value>, Option<(u16, String)>) {
+    let mut messages = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(120), socket.next())
+            .await
+            .expect("closed within 120 s")
+        {
+            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => {
+                return (
+                    messages,
+                    frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                );
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return (messages, None),
+        }
+    }
+}
+
+fn finals(messages: &[Value], channel: u64) -> Vec<&Value> {
+    messages
+        .iter()
+        .filter(|m| {
+            m["type"] == "Results" && m["is_final"] == true && m["channel_index"][0] == channel
+        })
+        .collect()
+}
+
+fn transcript(results: &[&Value]) -> String {
+    results
+        .iter()
+        .map(|m| {
+            m["channel"]["alternatives"][0]["transcript"]
+                .as_str()
+                .unwrap()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn raw_mulaw_stream_gets_deepgram_results_and_metadata() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let mut socket = connect(
+        &server,
+        &dev_key(data.path()),
+        "model=nova-2&encoding=mulaw&sample_rate=8000&interim_results=true&vad_events=true&utterance_end_ms=1000&punctuate=true&endpointing=500&unknown_param=1",
+    )
+    .await;
+    let mut audio = speak_mulaw_8k(LEFT);
+    audio.extend(std::iter::repeat_n(0xFF, 8_000));
+    send_all(&mut socket, &audio, 160).await;
+    socket
+        .send(Message::Text(r#"{"type":"KeepAlive"}"#.into()))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000), "{messages:#?}");
+
+    let results = finals(&messages, 0);
+    assert!(!results.is_empty(), "{messages:#?}");
+    let first = results[0];
+    assert_eq!(first["channel_index"], serde_json::json!([0, 1]));
+    assert_eq!(first["speech_final"], true);
+    assert_eq!(first["from_finalize"], false);
+    assert!(first["duration"].as_f64().unwrap() > 0.5);
+    assert_eq!(first["metadata"]["model_info"]["arch"], "whisper");
+    let words = first["channel"]["alternatives"][0]["words"]
+        .as_array()
+        .unwrap();
+    assert!(words
+        .iter()
+        .all(|w| w["punctuated_word"].is_string() && w["word"].is_string()));
+    let error = wer(LEFT, &transcript(&results));
+    assert!(error <= 0.15, "WER {error:.2}: {}", transcript(&results));
+    assert!(messages
+        .iter()
+        .any(|m| m["type"] == "SpeechStarted" && m["channel"] == serde_json::json!([0, 1])));
+    assert!(
+        messages.iter().any(|m| m["type"] == "UtteranceEnd"),
+        "{messages:#?}"
+    );
+    let metadata = messages.last().unwrap();
+    assert_eq!(metadata["type"], "Metadata", "{messages:#?}");
+    assert_eq!(metadata["channels"], 1);
+    assert!((metadata["duration"].as_f64().unwrap() - audio.len() as f64 / 8000.0).abs() < 0.01);
+    assert_eq!(metadata["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn finalize_flushes_and_marks_results_from_finalize() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let mut socket = connect(
+        &server,
+        &dev_key(data.path()),
+        "encoding=mulaw&sample_rate=8000",
+    )
+    .await;
+    // No trailing silence: only Finalize can end this utterance.
+    send_all(&mut socket, &speak_mulaw_8k(LEFT), 800).await;
+    socket
+        .send(Message::Text(r#"{"type":"Finalize"}"#.into()))
+        .await
+        .unwrap();
+    let result = loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == "Results" && value["is_final"] == true {
+                break value;
+            }
+        }
+    };
+    assert_eq!(result["from_finalize"], true, "{result}");
+    // Plain style (no punctuate): lower case, no punctuation.
+    let text = result["channel"]["alternatives"][0]["transcript"]
+        .as_str()
+        .unwrap();
+    assert_eq!(text, text.to_lowercase());
+    assert!(!text.contains('.'), "{text}");
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000));
+    assert_eq!(messages.last().unwrap()["type"], "Metadata");
+}
+
+#[tokio::test]
+async fn stereo_calls_are_transcribed_per_channel() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let left = speak_mulaw_8k(LEFT);
+    let right = speak_mulaw_8k(RIGHT);
+    // Agent speaks first, then the caller; interleave as a stereo call recording.
+    let silence = |n: usize| std::iter::repeat_n(0xFFu8, n);
+    let left: Vec<u8> = left
+        .iter()
+        .copied()
+        .chain(silence(right.len() + 8_000))
+        .collect();
+    let right: Vec<u8> = silence(left.len() - right.len() - 8_000)
+        .chain(right.iter().copied())
+        .chain(silence(8_000))
+        .collect();
+    let stereo: Vec<u8> = left
+        .iter()
+        .zip(&right)
+        .flat_map(|(l, r)| [*l, *r])
+        .collect();
+    let mut socket = connect(
+        &server,
+        &dev_key(data.path()),
+        "encoding=mulaw&sample_rate=8000&channels=2&multichannel=true&punctuate=true",
+    )
+    .await;
+    send_all(&mut socket, &stereo, 3_200).await;
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000));
+    let (agent, caller) = (finals(&messages, 0), finals(&messages, 1));
+    assert!(agent.iter().all(|m| m["channel_index"][1] == 2));
+    assert!(
+        wer(LEFT, &transcript(&agent)) <= 0.2,
+        "agent: {}",
+        transcript(&agent)
+    );
+    assert!(
+        wer(RIGHT, &transcript(&caller)) <= 0.2,
+        "caller: {}",
+        transcript(&caller)
+    );
+    assert_eq!(messages.last().unwrap()["channels"], 2);
+}
+
+#[tokio::test]
+async fn wav_streams_are_read_from_their_header() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let mulaw = speak_mulaw_8k(LEFT);
+    let samples: Vec<f32> = vocalis_audio::g711::decode_mulaw_f32(&mulaw);
+    let wav =
+        vocalis_audio::encode(&samples, 8_000, vocalis_audio::OutputFormat::Wav, 16_000).unwrap();
+    let mut socket = connect(&server, &dev_key(data.path()), "punctuate=true").await;
+    send_all(&mut socket, &wav, 1_000).await;
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000));
+    let results = finals(&messages, 0);
+    assert!(
+        wer(LEFT, &transcript(&results)) <= 0.15,
+        "{}",
+        transcript(&results)
+    );
+}
+
+#[tokio::test]
+async fn undecodable_audio_closes_1008_data_0000() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let mut socket = connect(&server, &dev_key(data.path()), "").await;
+    socket
+        .send(Message::Binary(
+            b"OggS\0\x02 definitely not wav".to_vec().into(),
+        ))
+        .await
+        .unwrap();
+    let (_, close) = read_to_close(&mut socket).await;
+    assert_eq!(close, Some((1008, "DATA-0000".to_owned())));
+}
+
+#[tokio::test]
+async fn silence_without_keepalive_closes_1011_net_0001() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &["--idle-timeout-ms", "1500"]);
+    let mut socket = connect(
+        &server,
+        &dev_key(data.path()),
+        "encoding=linear16&sample_rate=16000",
+    )
+    .await;
+    let (_, close) = read_to_close(&mut socket).await;
+    assert_eq!(close, Some((1011, "NET-0001".to_owned())));
+}
+
+#[tokio::test]
+async fn bad_parameters_and_credentials_are_refused_before_upgrade() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let key = dev_key(data.path());
+    for (query, key, status) in [
+        ("encoding=opus&sample_rate=48000", key.as_str(), 400),
+        ("encoding=mulaw", key.as_str(), 400),
+        ("language=de", key.as_str(), 400),
+        ("", "sk_live_wrongwrongwrongwrongwrongwrongwrongwr", 401),
+    ] {
+        let mut request = format!("ws://{}/v1/listen?{query}", server.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("Authorization", format!("Token {key}").parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), status, "{query}")
+            }
+            other => panic!("{query}: expected {status}, got {other:?}"),
+        }
+    }
+}
