@@ -30,6 +30,14 @@ pub enum Outgoing {
     Metadata(Box<Metadata>),
 }
 
+/// The three booleans of a `Results`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    is_final: bool,
+    speech_final: bool,
+    from_finalize: bool,
+}
+
 /// Per-session conversion state.
 #[derive(Debug)]
 pub struct MessageWriter {
@@ -88,20 +96,17 @@ impl MessageWriter {
         &self,
         channel: usize,
         total: usize,
-        start: f64,
-        end: f64,
+        (start, end): (f64, f64),
         alternative: Alternative,
-        is_final: bool,
-        speech_final: bool,
-        from_finalize: bool,
+        flags: Flags,
     ) -> Outgoing {
         Outgoing::Results(Box::new(Results {
             kind: Default::default(),
             channel_index: vec![channel as u32, total as u32],
             duration: round_ms((end - start).max(0.0)),
             start: round_ms(start),
-            is_final,
-            speech_final,
+            is_final: flags.is_final,
+            speech_final: flags.speech_final,
             channel: LiveChannel {
                 alternatives: vec![alternative],
             },
@@ -110,7 +115,7 @@ impl MessageWriter {
                 model_info: self.model.clone(),
                 model_uuid: self.model_uuid.clone(),
             },
-            from_finalize,
+            from_finalize: flags.from_finalize,
         }))
     }
 
@@ -155,7 +160,7 @@ impl MessageWriter {
                     confidence: 0.0,
                     words: Vec::new(),
                 };
-                vec![self.results(channel, total, start, end, alternative, false, false, false)]
+                vec![self.results(channel, total, (start, end), alternative, Flags::default())]
             }
             StreamEvent::Final {
                 text,
@@ -194,16 +199,12 @@ impl MessageWriter {
                     words,
                 };
                 let speech_final = self.endpointing && !from_finalize;
-                let mut out = vec![self.results(
-                    channel,
-                    total,
-                    start,
-                    end,
-                    alternative,
-                    true,
+                let flags = Flags {
+                    is_final: true,
                     speech_final,
                     from_finalize,
-                )];
+                };
+                let mut out = vec![self.results(channel, total, (start, end), alternative, flags)];
                 if self.utterance_end {
                     out.push(Outgoing::UtteranceEnd(UtteranceEnd {
                         kind: Default::default(),
