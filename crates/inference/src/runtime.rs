@@ -119,7 +119,12 @@ impl Default for SessionOptions {
         Self {
             intra_threads: 1,
             optimization: OptimizationLevel::All,
-            execution_provider: ExecutionProvider::Cpu,
+            // `cuda` builds run sessions on the first GPU.
+            execution_provider: if cfg!(feature = "cuda") {
+                ExecutionProvider::Cuda { device_id: 0 }
+            } else {
+                ExecutionProvider::Cpu
+            },
             intra_op_spinning: false,
         }
     }

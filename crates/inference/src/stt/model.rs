@@ -8,12 +8,22 @@ use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperState};
 use super::SttError;
 
 /// Settings for loading a model.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SttModelConfig {
-    /// Use a GPU backend if whisper.cpp was built with one.
+    /// Use a GPU backend if whisper.cpp was built with one (default: on in
+    /// `cuda` builds).
     pub use_gpu: bool,
     /// Flash attention in the encoder/decoder.
     pub flash_attn: bool,
+}
+
+impl Default for SttModelConfig {
+    fn default() -> Self {
+        Self {
+            use_gpu: cfg!(feature = "cuda"),
+            flash_attn: false,
+        }
+    }
 }
 
 /// A loaded Whisper model (weights + vocabulary). `Send + Sync`: load once,
