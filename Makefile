@@ -16,6 +16,7 @@ run: models-run
 
 test: models-test lint
 	$(CARGO) test --workspace --release --locked
+	bash scripts/client-tests.sh
 
 setup:
 	@bash scripts/setup.sh

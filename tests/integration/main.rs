@@ -6,12 +6,26 @@
 //! - [`tidy`]: checks over the source tree (every module has a `//!` doc).
 //! - [`auth`]: 401s for missing, wrong and revoked credentials.
 //! - [`health`]: `/ws/health` and `/metrics`.
+//! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
+//! - [`ws_stt`]: the 60db live transcription WebSocket with real speech.
+//! - [`ws_tts`]: the 60db streaming synthesis WebSocket, both dialects, with Whisper checking the audio.
+//! - [`rest_email`]: `/v1/email/send` against a tiny SMTP server on 127.0.0.1.
+//! - [`rest_speech`]: `/v1/audio/speech` formats, errors, chunked streaming.
+//! - [`rest_transcriptions`]: `/v1/audio/transcriptions` and pre-recorded `/v1/listen`.
+//! - [`shutdown`]: SIGTERM drains sessions; `kill -9` keeps billed sessions.
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 
 mod auth;
 mod health;
 mod keys;
+mod listen_ws;
+mod rest_email;
+mod rest_speech;
+mod rest_transcriptions;
 mod serve;
+mod shutdown;
 mod support;
 mod tidy;
+mod ws_stt;
+mod ws_tts;

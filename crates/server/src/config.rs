@@ -50,6 +50,12 @@ pub struct ServerConfig {
     pub stt_price_per_minute: f64,
     /// Price of 1 000 synthesized characters, USD.
     pub tts_price_per_1k_characters: f64,
+    /// Longest audio accepted by one REST transcription, seconds.
+    pub max_audio_seconds: f64,
+    /// Longest `input` of one `/v1/audio/speech` request, characters.
+    pub max_speech_chars: usize,
+    /// Outgoing email (`POST /v1/email/send`); off without `smtp_host`.
+    pub email: crate::email::EmailConfig,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +78,9 @@ impl Default for ServerConfig {
             health_interval_ms: 5_000,
             stt_price_per_minute: 0.003,
             tts_price_per_1k_characters: 0.015,
+            max_audio_seconds: 3_600.0,
+            max_speech_chars: 100_000,
+            email: crate::email::EmailConfig::default(),
         }
     }
 }
@@ -196,6 +205,19 @@ impl ServerConfig {
                 });
             }
         }
+        if !self.max_audio_seconds.is_finite() || self.max_audio_seconds < 1.0 {
+            return Err(ConfigError::Invalid {
+                field: "max_audio_seconds",
+                reason: format!("{} is below the minimum of 1", self.max_audio_seconds),
+            });
+        }
+        if self.max_speech_chars == 0 {
+            return Err(ConfigError::Invalid {
+                field: "max_speech_chars",
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.email.validate()?;
         crate::auth::JwtVerifier::from_config(&self.jwt).map_err(|e| ConfigError::Invalid {
             field: "jwt",
             reason: e.to_string(),
@@ -251,6 +273,25 @@ mod tests {
     fn unknown_toml_keys_are_rejected() {
         let err = ServerConfig::from_toml_str("lisen = \"0.0.0.0:9000\"\n").unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn email_section_parses_and_is_validated() {
+        let config = ServerConfig::from_toml_str(
+            "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 2525\nsecurity = \"none\"\nfrom = \"Basics <noreply@example.com>\"\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.email.port(), 2525);
+        let missing_from =
+            ServerConfig::from_toml_str("[email]\nsmtp_host = \"127.0.0.1\"\n").unwrap();
+        let err = missing_from.validate().unwrap_err();
+        assert!(err.to_string().contains("email.from"), "{err}");
+        let bad_limit = ServerConfig {
+            max_audio_seconds: 0.0,
+            ..ServerConfig::default()
+        };
+        assert!(bad_limit.validate().is_err());
     }
 
     #[test]

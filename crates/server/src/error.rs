@@ -13,7 +13,7 @@ use axum::Json;
 use serde_json::json;
 
 /// An error a client can see: a stable code, an HTTP status and a message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// No or bad credentials.
     #[error("{0}")]
@@ -36,6 +36,20 @@ pub enum ApiError {
     /// Every worker is busy and the queue is full; retry later.
     #[error("{0}")]
     Busy(String),
+    /// Too many requests from this tenant; retry after the given delay.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited.
+        message: String,
+        /// Seconds until a retry can succeed (`Retry-After`).
+        retry_after_s: u64,
+    },
+    /// Email is not configured on this server.
+    #[error("{0}")]
+    EmailUnavailable(String),
+    /// The SMTP relay refused the message or could not be reached.
+    #[error("{0}")]
+    EmailSendFailed(String),
     /// Something failed inside the server; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -52,6 +66,9 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::Busy(_) => "busy",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::EmailUnavailable(_) => "service_unavailable",
+            Self::EmailSendFailed(_) => "email_send_failed",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -66,7 +83,20 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::EmailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::EmailSendFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The ledger outcome of a metered request that failed this way.
+    pub fn outcome(&self) -> crate::store::ledger::Outcome {
+        use crate::store::ledger::Outcome;
+        if self.status().is_server_error() {
+            Outcome::ServerError
+        } else {
+            Outcome::ClientError
         }
     }
 
@@ -86,7 +116,14 @@ impl IntoResponse for ApiError {
         let body = json!({
             "error": { "code": self.code(), "message": self.public_message() }
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Self::RateLimited { retry_after_s, .. } = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_s),
+            );
+        }
+        response
     }
 }
 
@@ -125,6 +162,24 @@ mod tests {
                 "unsupported_media_type",
             ),
             (ApiError::Busy(String::new()), 503, "busy"),
+            (
+                ApiError::RateLimited {
+                    message: String::new(),
+                    retry_after_s: 1,
+                },
+                429,
+                "rate_limited",
+            ),
+            (
+                ApiError::EmailUnavailable(String::new()),
+                503,
+                "service_unavailable",
+            ),
+            (
+                ApiError::EmailSendFailed(String::new()),
+                502,
+                "email_send_failed",
+            ),
         ];
         for (error, status, code) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");

@@ -1,8 +1,16 @@
 //! HTTP and WebSocket handlers, one module per API surface.
 
+pub mod email;
 pub mod health;
+pub mod listen_rest;
+pub mod listen_ws;
 pub mod metrics;
+pub(crate) mod rest;
+pub mod speech;
+pub mod transcriptions;
 pub mod usage;
+pub mod ws_stt;
+pub mod ws_tts;
 
 use axum::Router;
 
@@ -15,6 +23,13 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(usage::routes())
+        .merge(transcriptions::routes())
+        .merge(listen_rest::routes())
+        .merge(speech::routes())
+        .merge(email::routes(&state.config))
+        .merge(ws_stt::routes())
+        .merge(listen_ws::routes())
+        .merge(ws_tts::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -3,8 +3,18 @@
 //! the edge and never serialized directly.
 //!
 //! # Layout
+//! - [`deepgram`]: Deepgram `/v1/listen` parameters, pre-recorded and live messages.
+//! - [`email`]: the gateway's `/v1/email/send` body and answer.
+//! - [`openai`]: OpenAI audio API requests and transcription answers.
 //! - [`sixtydb`]: the 60db-style `/ws/stt` and `/ws/tts` messages.
+//! - [`sixtydb_tts`]: the 60db-style `/ws/tts` messages (session and context dialects).
 //! - [`subtitles`]: SRT and WebVTT rendering.
 
+pub mod deepgram;
+#[cfg(test)]
+mod doc_check;
+pub mod email;
+pub mod openai;
 pub mod sixtydb;
+pub mod sixtydb_tts;
 pub mod subtitles;

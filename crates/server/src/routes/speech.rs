@@ -1,0 +1,462 @@
+//! `POST /v1/audio/speech`: text to audio with the served Piper voice,
+//! streamed with chunked transfer as each sentence is synthesized.
+//!
+//! The body takes the gateway's fields (`model`, `input`, `voice`,
+//! `encoding`) and OpenAI's (`response_format`, `speed`), plus
+//! `sample_rate`. The Piper worker sends encoded audio over a bounded
+//! channel (back-pressure from a slow client reaches the worker) and stops
+//! between sentences when the client goes away. The usage record is written
+//! when the worker finishes, whatever happened to the connection.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use tokio::sync::mpsc;
+use vocalis_audio::{AudioEncoder, OutputFormat};
+use vocalis_inference::{SynthesisOptions, TtsError};
+use vocalis_models::{Manifest, ModelKind};
+
+use super::rest::{read_body, with_request_id, RequestMeter};
+use crate::auth::Authenticated;
+use crate::billing::Service;
+use crate::error::ApiError;
+use crate::metrics::Route;
+use crate::server::AppState;
+use crate::store::ledger::Outcome;
+use crate::wire::deepgram::new_request_id;
+use crate::wire::openai::SpeechRequest;
+
+/// Model names that mean the served voice.
+const TTS_MODELS: [&str; 5] = [
+    "basics-tts",
+    "tts-1",
+    "tts-1-hd",
+    "gpt-4o-mini-tts",
+    "piper",
+];
+
+/// OpenAI's voices; all map to the served voice.
+const OPENAI_VOICES: [&str; 13] = [
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+    "marin", "cedar",
+];
+
+/// The output formats, for error messages.
+const FORMATS: &str = "mp3, wav, pcm (24 kHz s16le), linear16, mulaw, alaw";
+
+/// Encoded audio chunks in flight between the worker and the connection.
+const CHANNEL_CHUNKS: usize = 4;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audio/speech", post(speech))
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq)]
+struct Plan {
+    text: String,
+    characters: u64,
+    format: OutputFormat,
+    rate: u32,
+    speed: f32,
+}
+
+/// What the worker sends to the connection.
+#[derive(Debug)]
+enum Chunk {
+    Audio(Bytes),
+    Failed(ApiError),
+}
+
+/// How a synthesis ended.
+#[derive(Debug)]
+enum End {
+    Done,
+    ClientGone,
+    Failed(ApiError),
+}
+
+/// The worker's report.
+#[derive(Debug)]
+struct Summary {
+    end: End,
+    seconds: f64,
+    spoken_chars: u64,
+}
+
+async fn speech(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    request: Request,
+) -> Response {
+    let id = new_request_id();
+    let meter = RequestMeter::start(
+        &state,
+        &caller.principal,
+        Service::Tts,
+        Route::Speech.path(),
+        id.clone(),
+    );
+    let response = match prepare(&state, request).await {
+        Ok(plan) => synthesize(&state, meter, plan).await,
+        Err(error) => {
+            meter.failed(&error).await;
+            error.into_response()
+        }
+    };
+    with_request_id(response, &id)
+}
+
+/// Reads and checks the request.
+async fn prepare(state: &AppState, request: Request) -> Result<Plan, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(body, &parts.headers, state.config.max_body_bytes).await?;
+    let request: SpeechRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data {
+            ApiError::Unprocessable(format!("invalid field in the JSON body: {e}"))
+        } else {
+            ApiError::InvalidPayload(format!("the body is not valid JSON: {e}"))
+        }
+    })?;
+    check_model(state, request.model.as_deref())?;
+    check_voice(state, request.voice.as_ref().map(|v| v.name()))?;
+    if let Some(stream_format) = request.stream_format.as_deref() {
+        if !stream_format.eq_ignore_ascii_case("audio") {
+            return Err(ApiError::InvalidPayload(format!(
+                "stream_format `{stream_format}` is not supported; audio is always streamed as \
+                 chunked bytes (`audio`)"
+            )));
+        }
+    }
+    let (format, default_rate) = output_format(
+        request.encoding.as_deref(),
+        request.response_format.as_deref(),
+        state.engines.voice_rate,
+    )?;
+    let rate = request.sample_rate.unwrap_or(default_rate);
+    if !format.supports_rate(rate) {
+        return Err(ApiError::Unprocessable(format!(
+            "sample_rate {rate} is not available for {format} (8000 to 48000 Hz; mp3: 8000, \
+             11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000)"
+        )));
+    }
+    let speed = match request.speed {
+        None => 1.0,
+        Some(speed) if (0.25..=4.0).contains(&speed) => speed.clamp(0.5, 2.0),
+        Some(speed) => {
+            return Err(ApiError::Unprocessable(format!(
+                "`speed` must be 0.25 to 4.0, got {speed}"
+            )))
+        }
+    };
+    let text = request.input.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "`input` is required and must not be empty".into(),
+        ));
+    }
+    let characters = text.chars().count();
+    if characters > state.config.max_speech_chars {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "`input` has {characters} characters; the limit is {}",
+            state.config.max_speech_chars
+        )));
+    }
+    Ok(Plan {
+        text,
+        characters: characters as u64,
+        format,
+        rate,
+        speed,
+    })
+}
+
+fn check_model(state: &AppState, model: Option<&str>) -> Result<(), ApiError> {
+    let Some(model) = model.map(str::trim).filter(|m| !m.is_empty()) else {
+        return Ok(());
+    };
+    if TTS_MODELS.iter().any(|m| m.eq_ignore_ascii_case(model))
+        || model.eq_ignore_ascii_case(&state.engines.voice)
+    {
+        return Ok(());
+    }
+    Err(ApiError::InvalidPayload(format!(
+        "unknown model `{model}`; accepted: {}, {}",
+        TTS_MODELS.join(", "),
+        state.engines.voice
+    )))
+}
+
+/// `default`, OpenAI voice names and unknown-but-plausible names mean the
+/// served voice; another Piper voice from the manifest cannot be served
+/// by this process (400 naming the served one).
+fn check_voice(state: &AppState, voice: Option<&str>) -> Result<(), ApiError> {
+    let Some(voice) = voice.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let served = &state.engines.voice;
+    if voice.eq_ignore_ascii_case("default")
+        || voice.eq_ignore_ascii_case(served)
+        || OPENAI_VOICES.iter().any(|v| v.eq_ignore_ascii_case(voice))
+    {
+        return Ok(());
+    }
+    if Manifest::embedded()
+        .get(voice)
+        .is_ok_and(|spec| spec.kind == ModelKind::Tts)
+    {
+        return Err(ApiError::InvalidPayload(format!(
+            "voice `{voice}` is not loaded; this server serves `{served}`"
+        )));
+    }
+    let plausible = voice.len() <= 64
+        && voice
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '));
+    if plausible {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidPayload(format!(
+            "`voice` must be a voice name (letters, digits, `_`, `-`, `.`; at most 64), got `{}`",
+            voice.escape_debug()
+        )))
+    }
+}
+
+/// The output format and its default rate, from `encoding` or
+/// `response_format` (which must agree when both are given).
+fn output_format(
+    encoding: Option<&str>,
+    response_format: Option<&str>,
+    voice_rate: u32,
+) -> Result<(OutputFormat, u32), ApiError> {
+    let name = match (encoding.map(str::trim), response_format.map(str::trim)) {
+        (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
+            return Err(ApiError::InvalidPayload(format!(
+                "`encoding` ({a}) and `response_format` ({b}) disagree; give one"
+            )))
+        }
+        (Some(name), _) | (None, Some(name)) => name.to_ascii_lowercase(),
+        (None, None) => "mp3".to_owned(),
+    };
+    let mp3_rate = if OutputFormat::Mp3.supports_rate(voice_rate) {
+        voice_rate
+    } else {
+        24_000
+    };
+    Ok(match name.as_str() {
+        "mp3" | "mpeg" => (OutputFormat::Mp3, mp3_rate),
+        "wav" | "wave" => (OutputFormat::Wav, voice_rate),
+        "pcm" | "linear16" | "pcm16" | "l16" | "s16le" => (OutputFormat::Pcm16, 24_000),
+        "mulaw" | "ulaw" | "pcmu" => (OutputFormat::Mulaw, 8_000),
+        "alaw" | "pcma" => (OutputFormat::Alaw, 8_000),
+        other => {
+            return Err(ApiError::InvalidPayload(format!(
+                "unsupported format `{other}`; supported: {FORMATS}"
+            )))
+        }
+    })
+}
+
+/// Submits the job, waits for the first audio, then streams the rest.
+async fn synthesize(state: &AppState, meter: RequestMeter, plan: Plan) -> Response {
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
+    let job = {
+        let plan = plan.clone();
+        state
+            .engines
+            .tts
+            .try_submit(move |voice, ctx| run(voice, &|| ctx.is_cancelled(), &plan, &tx))
+    };
+    let handle = match job {
+        Ok(handle) => handle,
+        Err(error) => {
+            state.metrics.rejected_busy();
+            let error = ApiError::from(error);
+            meter.failed(&error).await;
+            return error.into_response();
+        }
+    };
+    // The record is written when the worker is done, even if this request
+    // is dropped (the client went away) before then; shutdown waits for it.
+    let metrics = state.metrics.clone();
+    let characters = plan.characters;
+    state.tasks.spawn(async move {
+        let _active = metrics.session_started(Route::Speech);
+        let summary = handle.await.unwrap_or_else(|e| Summary {
+            end: End::Failed(ApiError::from(e)),
+            seconds: 0.0,
+            spoken_chars: 0,
+        });
+        finish(meter, &metrics, summary, characters).await;
+    });
+    let first = match rx.recv().await {
+        Some(Chunk::Audio(bytes)) => bytes,
+        Some(Chunk::Failed(error)) => return error.into_response(),
+        None => return ApiError::Internal("synthesis ended without audio".into()).into_response(),
+    };
+    state
+        .metrics
+        .tts_first_audio
+        .observe(started.elapsed().as_secs_f64());
+    let stream = futures_util::stream::unfold((Some(first), rx), |(first, mut rx)| async move {
+        if let Some(bytes) = first {
+            return Some((Ok(bytes), (None, rx)));
+        }
+        match rx.recv().await? {
+            Chunk::Audio(bytes) => Some((Ok(bytes), (None, rx))),
+            // Ends the chunked body with an error, so the client sees a
+            // broken transfer rather than a short file.
+            Chunk::Failed(error) => {
+                Some((Err(std::io::Error::other(error.to_string())), (None, rx)))
+            }
+        }
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    if let Ok(value) = HeaderValue::from_str(&plan.format.mime_type(plan.rate)) {
+        response.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Writes the usage record of a finished synthesis.
+async fn finish(
+    meter: RequestMeter,
+    metrics: &crate::metrics::Metrics,
+    summary: Summary,
+    characters: u64,
+) {
+    let mut meter = meter;
+    meter.add_audio_seconds(summary.seconds);
+    match summary.end {
+        End::Done => {
+            meter.add_characters(characters);
+            metrics.add_tts(summary.seconds, characters);
+            meter.ok().await;
+        }
+        End::ClientGone => {
+            let spoken = summary.spoken_chars.min(characters);
+            meter.add_characters(spoken);
+            metrics.add_tts(summary.seconds, spoken);
+            meter
+                .commit(Outcome::Cancelled, Some("client_closed"))
+                .await;
+        }
+        End::Failed(error) => {
+            meter.add_characters(summary.spoken_chars.min(characters));
+            meter.failed(&error).await;
+        }
+    }
+}
+
+fn tts_error(error: TtsError) -> ApiError {
+    match error {
+        TtsError::InvalidOption(message) => ApiError::Unprocessable(message),
+        other => ApiError::Internal(format!("synthesis failed: {other}")),
+    }
+}
+
+/// The worker side: synthesize sentence by sentence, encode, send.
+fn run(
+    voice: &mut vocalis_inference::PiperVoice,
+    cancelled: &dyn Fn() -> bool,
+    plan: &Plan,
+    tx: &mpsc::Sender<Chunk>,
+) -> Summary {
+    let voice_rate = voice.sample_rate();
+    let mut summary = Summary {
+        end: End::Done,
+        seconds: 0.0,
+        spoken_chars: 0,
+    };
+    let fail = |mut summary: Summary, error: ApiError| -> Summary {
+        // The connection shows the error if no audio has left yet, or
+        // breaks the transfer otherwise.
+        let _ = tx.blocking_send(Chunk::Failed(error.clone()));
+        summary.end = End::Failed(error);
+        summary
+    };
+    let mut encoder = match AudioEncoder::new(plan.format, voice_rate, plan.rate) {
+        Ok(encoder) => encoder,
+        Err(e) => return fail(summary, ApiError::Unprocessable(e.to_string())),
+    };
+    let options = SynthesisOptions {
+        speed: plan.speed,
+        ..SynthesisOptions::default()
+    };
+    let stream = match voice.synthesize_stream(&plan.text, &options) {
+        Ok(stream) => stream,
+        Err(e) => return fail(summary, tts_error(e)),
+    };
+    let mut samples_out = 0usize;
+    for chunk in stream {
+        if cancelled() {
+            summary.end = End::ClientGone;
+            return summary;
+        }
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => return fail(summary, tts_error(e)),
+        };
+        samples_out += chunk.samples.len();
+        summary.seconds += chunk.samples.len() as f64 / f64::from(voice_rate);
+        summary.spoken_chars += chunk.text.chars().count() as u64;
+        let bytes = match encoder.push(&chunk.samples) {
+            Ok(bytes) => bytes,
+            Err(e) => return fail(summary, ApiError::Internal(e.to_string())),
+        };
+        if !bytes.is_empty() && tx.blocking_send(Chunk::Audio(Bytes::from(bytes))).is_err() {
+            summary.end = End::ClientGone;
+            return summary;
+        }
+    }
+    if samples_out == 0 {
+        return fail(
+            summary,
+            ApiError::Unprocessable("`input` contains nothing that can be spoken".into()),
+        );
+    }
+    match encoder.finish() {
+        Ok(tail) => {
+            if !tail.is_empty() && tx.blocking_send(Chunk::Audio(Bytes::from(tail))).is_err() {
+                summary.end = End::ClientGone;
+            }
+            summary
+        }
+        Err(e) => fail(summary, ApiError::Internal(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_rates() {
+        let f = |e: Option<&str>, r: Option<&str>| output_format(e, r, 22_050);
+        assert_eq!(f(None, None).unwrap(), (OutputFormat::Mp3, 22_050));
+        assert_eq!(f(Some("wav"), None).unwrap(), (OutputFormat::Wav, 22_050));
+        assert_eq!(f(None, Some("pcm")).unwrap(), (OutputFormat::Pcm16, 24_000));
+        assert_eq!(
+            f(Some("mulaw"), None).unwrap(),
+            (OutputFormat::Mulaw, 8_000)
+        );
+        assert_eq!(f(Some("MP3"), Some("mp3")).unwrap().0, OutputFormat::Mp3);
+        assert!(f(Some("mp3"), Some("wav")).is_err());
+        let err = f(None, Some("opus")).unwrap_err();
+        assert!(err.to_string().contains("mp3, wav"), "{err}");
+        assert_eq!(
+            output_format(None, None, 16_000).unwrap(),
+            (OutputFormat::Mp3, 16_000)
+        );
+    }
+}

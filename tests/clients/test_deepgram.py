@@ -1,0 +1,41 @@
+"""The official `deepgram-sdk` Python client, unchanged, against Vocalis:
+pre-recorded transcription of a file (the live client is tested with the
+WebSocket `/v1/listen`)."""
+
+from deepgram import DeepgramClient
+from deepgram.environment import DeepgramClientEnvironment
+
+from conftest import SENTENCE, wer
+
+
+def client(server):
+    ws = server.url.replace("http://", "ws://")
+    environment = DeepgramClientEnvironment(
+        base=server.url, production=ws, agent=ws, agent_rest=server.url
+    )
+    return DeepgramClient(api_key=server.key, environment=environment, max_retries=0)
+
+
+def test_prerecorded_transcribe_file(server, clip):
+    response = client(server).listen.v1.media.transcribe_file(
+        request=clip.read_bytes(), model="nova-3", smart_format=True
+    )
+    channel = response.results.channels[0]
+    transcript = channel.alternatives[0].transcript
+    assert wer(SENTENCE, transcript) <= 0.10, transcript
+    assert transcript[0].isupper(), "smart_format gives punctuated text"
+    assert response.metadata.channels == 1
+    assert response.metadata.duration > 1.0
+    words = channel.alternatives[0].words
+    assert len(words) >= 7 and words[0].punctuated_word == "Please"
+
+
+def test_prerecorded_diarize_is_a_warning_not_invented_speakers(server, clip):
+    response = client(server).listen.v1.media.transcribe_file(
+        request=clip.read_bytes(), model="nova-3", diarize=True
+    )
+    alternative = response.results.channels[0].alternatives[0]
+    assert wer(SENTENCE, alternative.transcript) <= 0.10, alternative.transcript
+    assert all(getattr(w, "speaker", None) is None for w in alternative.words)
+    warnings = (response.metadata.model_extra or {}).get("warnings", [])
+    assert any(w["parameter"] == "diarize" for w in warnings), warnings
