@@ -17,6 +17,8 @@ pub struct SttModelConfig {
     pub flash_attn: bool,
 }
 
+// Not derivable: the default depends on the `cuda` feature.
+#[allow(clippy::derivable_impls)]
 impl Default for SttModelConfig {
     fn default() -> Self {
         Self {
