@@ -90,10 +90,11 @@ def server(tmp_path_factory):
     server.stop()
 
 
-def speak(text, path, fmt="wav"):
+def speak(text, path, fmt="wav", rate=None):
     """Writes `text` spoken by the Piper voice to `path`."""
+    rate_args = ["--rate", str(rate)] if rate else []
     subprocess.run(
-        [str(VOCALIS), "speak", text, "-o", str(path), "--format", fmt],
+        [str(VOCALIS), "speak", text, "-o", str(path), "--format", fmt, *rate_args],
         check=True,
         capture_output=True,
         env=dict(os.environ, RUST_LOG="warn"),
@@ -105,3 +106,23 @@ def speak(text, path, fmt="wav"):
 def clip(tmp_path_factory):
     """A WAV of SENTENCE."""
     return speak(SENTENCE, tmp_path_factory.mktemp("clips") / "sentence.wav")
+
+
+@pytest.fixture(scope="session")
+def mulaw_call(tmp_path_factory):
+    """SENTENCE as headerless μ-law at 8 kHz (telephony audio), then 1 s of
+    μ-law digital silence (0xFF)."""
+    path = speak(SENTENCE, tmp_path_factory.mktemp("clips") / "sentence.ul", "mulaw", 8000)
+    return path.read_bytes() + b"\xff" * 8000
+
+
+def deepgram_client(server):
+    """A `DeepgramClient` pointed at the server: REST and WebSocket base URLs."""
+    from deepgram import DeepgramClient
+    from deepgram.environment import DeepgramClientEnvironment
+
+    ws = server.url.replace("http://", "ws://")
+    environment = DeepgramClientEnvironment(
+        base=server.url, production=ws, agent=ws, agent_rest=server.url
+    )
+    return DeepgramClient(api_key=server.key, environment=environment, max_retries=0)

@@ -1,19 +1,8 @@
 """The official `deepgram-sdk` Python client, unchanged, against Vocalis:
-pre-recorded transcription of a file (the live client is tested with the
-WebSocket `/v1/listen`)."""
+pre-recorded transcription of a file (the live WebSocket `/v1/listen` is in
+test_deepgram_live.py)."""
 
-from deepgram import DeepgramClient
-from deepgram.environment import DeepgramClientEnvironment
-
-from conftest import SENTENCE, wer
-
-
-def client(server):
-    ws = server.url.replace("http://", "ws://")
-    environment = DeepgramClientEnvironment(
-        base=server.url, production=ws, agent=ws, agent_rest=server.url
-    )
-    return DeepgramClient(api_key=server.key, environment=environment, max_retries=0)
+from conftest import SENTENCE, deepgram_client as client, wer
 
 
 def test_prerecorded_transcribe_file(server, clip):
