@@ -67,9 +67,8 @@ fn full_queue_is_busy_immediately() {
     let running = pool.try_transcribe(audio.clone(), options.clone()).unwrap();
     wait_until("the first job to start", || pool.stats().busy == 1);
     let queued = pool.try_transcribe(audio.clone(), options.clone()).unwrap();
-    let started = Instant::now();
+    // `try_transcribe` never blocks: a full queue is an error at once.
     let err = pool.try_transcribe(audio, options).unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(100));
     assert!(
         matches!(err, PoolError::Busy { queue_depth: 1, .. }),
         "{err}"
@@ -86,20 +85,13 @@ fn dropping_the_handle_aborts_a_running_job() {
     wait_until("the job to start", || pool.stats().busy == 1);
     // Past the (non-abortable) mel spectrogram, inside the encoder/decoder.
     std::thread::sleep(Duration::from_millis(500));
-    let dropped_at = Instant::now();
     drop(running);
-    // The worker is free again quickly and serves the next request.
+    // The decode is aborted (not run to its end) and the worker serves the
+    // next request.
     let next = pool
         .try_transcribe(read_wav("fox.wav"), TranscribeOptions::default())
         .unwrap();
-    wait_until("the worker to go idle", || {
-        pool.stats().busy == 0 || pool.stats().completed >= 1
-    });
-    let freed = dropped_at.elapsed();
-    assert!(
-        freed < Duration::from_secs(2),
-        "worker freed after {freed:?}"
-    );
+    wait_until("the dropped decode to abort", || pool.aborted() == 1);
     let t = next.wait().unwrap().unwrap();
     assert!(word_error_rate(FOX, &t.text()) <= 0.1);
 }
@@ -115,14 +107,10 @@ fn explicit_cancel_reports_cancelled_and_queued_jobs_are_skipped() {
     // Past the (non-abortable) mel spectrogram of the 2 min input.
     std::thread::sleep(Duration::from_millis(500));
     running.cancel();
-    let started = Instant::now();
+    // `Cancelled` (not a transcript) proves the decode stopped early.
     let r = running.wait().unwrap();
     assert!(matches!(r, Err(SttError::Cancelled)), "{r:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(pool.aborted(), 1);
     wait_until("the queued job to be skipped", || pool.stats().skipped == 1);
 }
 

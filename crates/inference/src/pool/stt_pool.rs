@@ -1,5 +1,6 @@
 //! The two concrete pools: [`SttPool`] (Whisper) and [`TtsPool`] (Piper).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{JobHandle, PoolConfig, PoolError, PoolStats, WorkerPool};
@@ -13,6 +14,7 @@ use crate::vad::Vad;
 pub struct SttPool {
     pool: WorkerPool<SttWorker>,
     model: Arc<SttModel>,
+    aborted: Arc<AtomicUsize>,
 }
 
 impl SttPool {
@@ -30,7 +32,16 @@ impl SttPool {
         let pool = WorkerPool::new("stt", config.stt_workers, config.queue_depth, |_| {
             SttWorker::new(Arc::clone(&model), threads, vad.clone())
         })?;
-        Ok(Self { pool, model })
+        Ok(Self {
+            pool,
+            model,
+            aborted: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Decodes stopped early because their request was cancelled or dropped.
+    pub fn aborted(&self) -> usize {
+        self.aborted.load(Ordering::Relaxed)
     }
 
     /// The shared model.
@@ -61,13 +72,18 @@ impl SttPool {
         options: TranscribeOptions,
         progress: Option<Arc<dyn Fn(u8) + Send + Sync>>,
     ) -> Result<JobHandle<Result<Transcript, SttError>>, PoolError> {
+        let aborted = Arc::clone(&self.aborted);
         self.pool.try_submit(move |worker, ctx| {
             let cancel = || ctx.is_cancelled();
             let hooks = DecodeHooks {
                 cancel: Some(&cancel),
                 progress: progress.as_deref().map(|p| p as &(dyn Fn(u8) + Sync)),
             };
-            worker.transcribe_with(&audio, &options, hooks)
+            let result = worker.transcribe_with(&audio, &options, hooks);
+            if matches!(result, Err(SttError::Cancelled)) {
+                aborted.fetch_add(1, Ordering::Relaxed);
+            }
+            result
         })
     }
 
