@@ -1,7 +1,13 @@
-//! The server skeleton over real sockets: `/healthz`, JSON 404s, and config
-//! precedence (TOML file < env < flags).
+//! The server skeleton over real sockets: `/healthz`, JSON 404s, config
+//! precedence (TOML file < env < flags), and the keep-alive pings of every
+//! WebSocket route.
 
-use crate::support::ServerProcess;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{dev_key, ServerProcess};
 
 #[tokio::test]
 async fn healthz_answers_200_json() {
@@ -53,4 +59,34 @@ fn invalid_config_fails_fast_with_the_setting_named() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("max_body_bytes"), "{stderr}");
+}
+
+#[tokio::test]
+async fn every_websocket_route_sends_pings() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("vocalis.toml");
+    std::fs::write(&config, "ping_interval_ms = 200\n").unwrap();
+    let server = ServerProcess::start(data.path(), &["--config", config.to_str().unwrap()]);
+    let key = dev_key(data.path());
+    for path in [
+        format!("/ws/stt?apiKey={key}"),
+        format!("/v1/listen?apiKey={key}&encoding=mulaw&sample_rate=8000"),
+        format!("/ws/tts?apiKey={key}"),
+        "/ws/health".to_owned(),
+    ] {
+        let url = format!("ws://{}{path}", server.addr);
+        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut seen = Vec::new();
+        let pinged = loop {
+            let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("{path}: nothing for 30 s after {seen:?}"));
+            match message {
+                Some(Ok(Message::Ping(_))) => break true,
+                Some(Ok(other)) => seen.push(other),
+                Some(Err(_)) | None => break false,
+            }
+        };
+        assert!(pinged, "{path}: closed without a ping; saw {seen:?}");
+    }
 }

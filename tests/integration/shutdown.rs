@@ -1,5 +1,6 @@
 //! Shutdown and crashes: SIGTERM finalizes open sessions (finals, billing
-//! summary, close 1001); `kill -9` loses nothing already billed.
+//! summary, close 1001); `kill -9` loses nothing already billed, and a live
+//! session's usage survives up to its last 10 s checkpoint.
 
 use std::time::Duration;
 
@@ -145,4 +146,71 @@ async fn kill_9_mid_session_keeps_every_billed_session() {
         (usage["totals"]["audio_seconds"].as_f64().unwrap() - 1.0).abs() < 1e-6,
         "{usage}"
     );
+}
+
+#[tokio::test]
+async fn kill_9_after_25_s_of_audio_keeps_the_checkpointed_usage() {
+    let data = tempfile::tempdir().unwrap();
+    let key;
+    let session_id;
+    {
+        let mut server = ServerProcess::start(data.path(), &[]);
+        key = dev_key(data.path());
+        let mut socket = open_session(&server, &key).await;
+        // 26 s of μ-law silence, sent as fast as the socket takes it.
+        for _ in 0..26 {
+            socket
+                .send(Message::Binary(vec![0xFF; 8_000].into()))
+                .await
+                .unwrap();
+        }
+        socket
+            .send(Message::Text(r#"{"type":"test"}"#.into()))
+            .await
+            .unwrap();
+        // The test answer comes after every audio frame before it was read
+        // (and every checkpoint it was due for was written).
+        let mut started = None;
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(60), socket.next())
+                .await
+                .expect("test_response within 60 s")
+                .expect("open socket")
+                .unwrap();
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let message: Value = serde_json::from_str(&text).unwrap();
+            if message["type"] == "session_started" {
+                started = message["session_id"].as_str().map(str::to_owned);
+            }
+            if message["type"] == "test_response" {
+                break;
+            }
+        }
+        session_id = started.expect("session_started before test_response");
+        server.signal("KILL");
+        server.wait_exit(Duration::from_secs(10)).expect("killed");
+    }
+    let server = ServerProcess::start(data.path(), &[]);
+    let usage: Value = reqwest::Client::new()
+        .get(server.url("/v1/usage"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sessions = usage["sessions"].as_array().unwrap();
+    let row = sessions
+        .iter()
+        .find(|s| s["session_id"] == session_id.as_str())
+        .unwrap_or_else(|| panic!("no usage row for {session_id}: {usage}"));
+    assert_eq!(row["outcome"], "open", "{row}");
+    let audio = row["audio_seconds"].as_f64().unwrap();
+    assert!((20.0..=26.0).contains(&audio), "{row}");
+    // $0.003 per minute, billed for what the last checkpoint recorded.
+    let cost = row["cost"].as_f64().unwrap();
+    assert!((cost - audio / 60.0 * 0.003).abs() < 2e-6, "{row}");
 }

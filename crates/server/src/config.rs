@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub max_frame_bytes: usize,
     /// How often `/ws/health` pushes a health message.
     pub health_interval_ms: u64,
+    /// How often every WebSocket route sends a Ping frame.
+    pub ping_interval_ms: u64,
     /// Price of one minute of transcribed audio, USD.
     pub stt_price_per_minute: f64,
     /// Price of 1 000 synthesized characters, USD.
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             idle_timeout_ms: 10_000,
             max_frame_bytes: 1024 * 1024,
             health_interval_ms: 5_000,
+            ping_interval_ms: 20_000,
             stt_price_per_minute: 0.003,
             tts_price_per_1k_characters: 0.015,
             max_audio_seconds: 3_600.0,
@@ -185,6 +188,12 @@ impl ServerConfig {
                 reason: "must be at least 1000".into(),
             });
         }
+        if self.ping_interval_ms < 100 {
+            return Err(ConfigError::Invalid {
+                field: "ping_interval_ms",
+                reason: "must be at least 100".into(),
+            });
+        }
         if self.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 field: "max_frame_bytes",
@@ -292,6 +301,20 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(bad_limit.validate().is_err());
+    }
+
+    #[test]
+    fn ping_interval_defaults_to_20_s_and_is_checked() {
+        assert_eq!(ServerConfig::default().ping_interval_ms, 20_000);
+        let config = ServerConfig::from_toml_str("ping_interval_ms = 250\n").unwrap();
+        assert_eq!(config.ping_interval_ms, 250);
+        config.validate().unwrap();
+        let too_short = ServerConfig {
+            ping_interval_ms: 0,
+            ..ServerConfig::default()
+        };
+        let err = too_short.validate().unwrap_err();
+        assert!(err.to_string().contains("ping_interval_ms"), "{err}");
     }
 
     #[test]

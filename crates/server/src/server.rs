@@ -18,7 +18,7 @@ use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::{ConfigError, ServerConfig};
 use crate::engine::{EngineError, Engines};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{SharedStorage, Storage, Store, StoreError};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -27,8 +27,8 @@ pub struct AppState {
     pub started: Instant,
     /// The validated configuration.
     pub config: Arc<ServerConfig>,
-    /// Tenants, keys and the usage ledger.
-    pub store: Store,
+    /// Tenants, keys and the usage ledger (SQLite today, behind the trait).
+    pub store: SharedStorage,
     /// Checks credentials.
     pub auth: Authenticator,
     /// The loaded engines.
@@ -107,8 +107,8 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         self.config.validate()?;
-        let store = Store::open(&self.config.data_dir)?;
-        bootstrap_dev_key(&store, &self.config.data_dir)?;
+        let store: SharedStorage = Arc::new(Store::open(&self.config.data_dir)?);
+        bootstrap_dev_key(store.as_ref(), &self.config.data_dir)?;
         let jwt = JwtVerifier::from_config(&self.config.jwt).map_err(|e| ConfigError::Invalid {
             field: "jwt",
             reason: e.to_string(),
@@ -147,7 +147,8 @@ impl Server {
 }
 
 impl AppState {
-    /// The configured prices.
+    /// The configured prices (a tenant's own prices replace them: see
+    /// [`crate::billing::Prices::with_override`]).
     pub fn prices(&self) -> crate::billing::Prices {
         crate::billing::Prices {
             stt_per_minute: self.config.stt_price_per_minute,
@@ -193,7 +194,7 @@ impl RunningServer {
 /// On first start (no API keys at all), creates tenant `default` with a key
 /// written to `<data dir>/dev-api-key` (mode 0600), so `make run` is usable at
 /// once. Logs the path, never the key.
-fn bootstrap_dev_key(store: &Store, data_dir: &std::path::Path) -> Result<(), StartError> {
+fn bootstrap_dev_key(store: &dyn Storage, data_dir: &std::path::Path) -> Result<(), StartError> {
     if !store.list_keys()?.is_empty() {
         return Ok(());
     }

@@ -192,6 +192,100 @@ mod tests {
         assert!(v.verify(&hs512).is_err());
     }
 
+    // Test-only key pairs, generated with `openssl genpkey` for these tests.
+    const RSA_PRIVATE: &str = include_str!("../../tests/data/jwt-rs256-private.pem");
+    const RSA_PUBLIC: &str = include_str!("../../tests/data/jwt-rs256-public.pem");
+    const EC_PRIVATE: &str = include_str!("../../tests/data/jwt-es256-private.pem");
+    const EC_PUBLIC: &str = include_str!("../../tests/data/jwt-es256-public.pem");
+
+    fn public_key_verifier(pem: &str) -> JwtVerifier {
+        JwtVerifier::from_config(&JwtConfig {
+            public_key_pem: Some(pem.into()),
+            ..JwtConfig::default()
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    fn signed(algorithm: Algorithm, key: &EncodingKey, claims: &serde_json::Value) -> String {
+        encode(&Header::new(algorithm), claims, key).unwrap()
+    }
+
+    #[test]
+    fn rs256_tokens_verify_with_the_public_key() {
+        let verifier = public_key_verifier(RSA_PUBLIC);
+        assert_eq!(verifier.validation.algorithms, vec![Algorithm::RS256]);
+        let key = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+        let good = json!({"sub": "acme", "exp": now() + 60});
+        assert_eq!(
+            verifier
+                .verify(&signed(Algorithm::RS256, &key, &good))
+                .unwrap(),
+            "acme"
+        );
+        let expired = json!({"sub": "acme", "exp": now() - 3600});
+        assert!(verifier
+            .verify(&signed(Algorithm::RS256, &key, &expired))
+            .is_err());
+        // A payload changed after signing fails the signature check.
+        use base64::Engine as _;
+        let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(json!({"sub": "other", "exp": now() + 60}).to_string());
+        let token = signed(Algorithm::RS256, &key, &good);
+        let mut parts: Vec<&str> = token.split('.').collect();
+        parts[1] = &forged_payload;
+        assert!(verifier.verify(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn es256_tokens_verify_with_the_public_key() {
+        let verifier = public_key_verifier(EC_PUBLIC);
+        assert_eq!(verifier.validation.algorithms, vec![Algorithm::ES256]);
+        let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).unwrap();
+        let good = json!({"sub": "acme", "exp": now() + 60});
+        assert_eq!(
+            verifier
+                .verify(&signed(Algorithm::ES256, &key, &good))
+                .unwrap(),
+            "acme"
+        );
+        // An RS256 token, even a valid one for the RSA key, is refused.
+        let rsa = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+        assert!(verifier
+            .verify(&signed(Algorithm::RS256, &rsa, &good))
+            .is_err());
+    }
+
+    #[test]
+    fn hs256_signed_with_the_public_key_is_rejected_when_rs256_is_configured() {
+        // Algorithm confusion: the attacker knows the public key and uses
+        // its PEM bytes as an HMAC secret.
+        let claims = json!({"sub": "acme", "exp": now() + 60});
+        for public in [RSA_PUBLIC, EC_PUBLIC] {
+            let forged = signed(
+                Algorithm::HS256,
+                &EncodingKey::from_secret(public.as_bytes()),
+                &claims,
+            );
+            let error = public_key_verifier(public).verify(&forged).unwrap_err();
+            assert!(matches!(error, AuthError::BadToken(_)), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_pem_that_is_no_public_key_is_refused() {
+        let config = JwtConfig {
+            public_key_pem: Some(
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into(),
+            ),
+            ..JwtConfig::default()
+        };
+        assert!(matches!(
+            JwtVerifier::from_config(&config),
+            Err(JwtConfigError::BadKey(_))
+        ));
+    }
+
     #[test]
     fn weak_or_ambiguous_configs_are_refused() {
         let weak = JwtConfig {

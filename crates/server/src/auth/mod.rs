@@ -16,19 +16,23 @@ pub mod extract;
 pub mod jwt;
 
 use crate::store::keys::KEY_SCHEME;
-use crate::store::{Store, StoreError};
+use crate::store::tenants::PriceOverride;
+use crate::store::{SharedStorage, StoreError};
 
 pub use credentials::Credential;
 pub use extract::Authenticated;
 pub use jwt::{JwtConfig, JwtVerifier};
 
 /// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     /// The tenant billed for this caller's usage.
     pub tenant: String,
     /// The API key prefix, for logs and the ledger; `None` for JWT callers.
     pub key_prefix: Option<String>,
+    /// The tenant's own prices, read with the credential: a session is
+    /// billed at the prices in force when it was accepted.
+    pub prices: PriceOverride,
 }
 
 /// Why a caller was not let in. The public message never says which check
@@ -52,13 +56,13 @@ pub enum AuthError {
 /// Checks credentials against the key store and the JWT settings.
 #[derive(Clone)]
 pub struct Authenticator {
-    store: Store,
+    store: SharedStorage,
     jwt: Option<JwtVerifier>,
 }
 
 impl Authenticator {
     /// An authenticator over `store`; without a JWT verifier, tokens are refused.
-    pub fn new(store: Store, jwt: Option<JwtVerifier>) -> Self {
+    pub fn new(store: SharedStorage, jwt: Option<JwtVerifier>) -> Self {
         Self { store, jwt }
     }
 
@@ -67,24 +71,26 @@ impl Authenticator {
     pub fn authenticate(&self, credential: Option<&Credential>) -> Result<Principal, AuthError> {
         let credential = credential.ok_or(AuthError::Missing)?;
         let secret = credential.secret();
-        if secret.starts_with(KEY_SCHEME) {
+        let (name, key_prefix) = if secret.starts_with(KEY_SCHEME) {
             let (tenant, prefix) = self.store.verify_key(secret)?.ok_or(AuthError::BadKey)?;
-            return Ok(Principal {
-                tenant,
-                key_prefix: Some(prefix),
+            (tenant, Some(prefix))
+        } else {
+            let verifier = self.jwt.as_ref().ok_or_else(|| {
+                AuthError::BadToken("JWT authentication is not configured".into())
+            })?;
+            (verifier.verify(secret)?, None)
+        };
+        let Some(tenant) = self.store.tenant(&name)? else {
+            // A key's tenant always exists (foreign key); a token's may not.
+            return Err(match key_prefix {
+                Some(_) => AuthError::BadKey,
+                None => AuthError::BadToken(format!("unknown tenant `{name}`")),
             });
-        }
-        let verifier = self
-            .jwt
-            .as_ref()
-            .ok_or_else(|| AuthError::BadToken("JWT authentication is not configured".into()))?;
-        let tenant = verifier.verify(secret)?;
-        if self.store.tenant(&tenant)?.is_none() {
-            return Err(AuthError::BadToken(format!("unknown tenant `{tenant}`")));
-        }
+        };
         Ok(Principal {
-            tenant,
-            key_prefix: None,
+            tenant: tenant.name,
+            key_prefix,
+            prices: tenant.prices,
         })
     }
 }
@@ -93,17 +99,25 @@ impl Authenticator {
 mod tests {
     use super::*;
 
+    use crate::store::Store;
+
     #[test]
     fn api_keys_and_missing_credentials() {
         let store = Store::open_in_memory().unwrap();
         store.ensure_tenant("acme", None).unwrap();
+        let prices = PriceOverride {
+            stt_per_minute: Some(0.01),
+            tts_per_1k_characters: None,
+        };
+        store.set_prices("acme", prices).unwrap();
         let key = store.create_key("acme").unwrap();
-        let auth = Authenticator::new(store, None);
+        let auth = Authenticator::new(std::sync::Arc::new(store), None);
         let principal = auth
             .authenticate(Some(&Credential::Query(key.secret.clone())))
             .unwrap();
         assert_eq!(principal.tenant, "acme");
         assert_eq!(principal.key_prefix.as_deref(), Some(key.prefix.as_str()));
+        assert_eq!(principal.prices, prices);
         assert!(matches!(auth.authenticate(None), Err(AuthError::Missing)));
         assert!(matches!(
             auth.authenticate(Some(&Credential::Query("sk_live_nope".into()))),
@@ -111,6 +125,32 @@ mod tests {
         ));
         assert!(matches!(
             auth.authenticate(Some(&Credential::Query("eyJhbGciOi.x.y".into()))),
+            Err(AuthError::BadToken(_))
+        ));
+    }
+
+    #[test]
+    fn jwts_name_an_existing_tenant() {
+        use jsonwebtoken::{encode, EncodingKey, Header};
+        let secret = "0123456789abcdef0123456789abcdef";
+        let store = Store::open_in_memory().unwrap();
+        store.ensure_tenant("acme", None).unwrap();
+        let jwt = JwtVerifier::from_config(&JwtConfig {
+            hs256_secret: Some(secret.into()),
+            ..JwtConfig::default()
+        })
+        .unwrap();
+        let auth = Authenticator::new(std::sync::Arc::new(store), jwt);
+        let token = |sub: &str| {
+            let claims = serde_json::json!({"sub": sub, "exp": crate::store::now_unix() + 60});
+            let key = EncodingKey::from_secret(secret.as_bytes());
+            Credential::Query(encode(&Header::default(), &claims, &key).unwrap())
+        };
+        let principal = auth.authenticate(Some(&token("acme"))).unwrap();
+        assert_eq!(principal.tenant, "acme");
+        assert_eq!(principal.key_prefix, None);
+        assert!(matches!(
+            auth.authenticate(Some(&token("nobody"))),
             Err(AuthError::BadToken(_))
         ));
     }

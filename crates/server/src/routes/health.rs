@@ -1,7 +1,8 @@
 //! Health: `GET /healthz` for load balancers, and `/ws/health`, which as a
 //! plain GET answers the full health JSON (200, or 503 when degraded) and as
 //! a WebSocket pushes it on connect, every `health_interval_ms`, and on
-//! `{"type":"ping"}`. No authentication: health reveals no tenant data.
+//! `{"type":"ping"}`; like every WebSocket route it also sends a Ping frame
+//! every `ping_interval_ms`. No authentication: health reveals no tenant data.
 
 use std::time::Duration;
 
@@ -148,9 +149,16 @@ async fn ws_health(
 
 async fn push_health(mut socket: WebSocket, state: AppState) {
     let mut ticker = tokio::time::interval(Duration::from_millis(state.config.health_interval_ms));
+    let mut ping = crate::session::socket::ping_timer(state.config.ping_interval_ms);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            _ = ping.tick() => {
+                if socket.send(crate::session::socket::ping()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let is_ping = serde_json::from_str::<serde_json::Value>(&text)

@@ -1,6 +1,8 @@
 //! `GET /v1/usage?from=&to=`: the calling tenant's own metered sessions and
 //! totals, never another tenant's. `from`/`to` are Unix seconds or
-//! `YYYY-MM-DD` dates (UTC); both optional.
+//! `YYYY-MM-DD` dates (UTC); both optional. Rows of live sessions (or of
+//! sessions a crash cut short) are listed with outcome `open` and the usage
+//! of their last checkpoint.
 
 use axum::extract::{Query, State};
 use axum::routing::get;

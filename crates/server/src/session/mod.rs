@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`audio_input`]: wire audio (μ-law, A-law, s16le at any supported rate)
 //!   to mono 16 kHz f32, with the seconds received counted for billing.
-//! - [`socket`]: clean closes and JSON frames.
+//! - [`socket`]: clean closes, JSON frames and keep-alive pings (used by
+//!   every WebSocket route).
 //! - [`stt_stream`]: a streaming recognizer driven from async code, its
 //!   Whisper decodes running on the worker pool.
 

@@ -1,8 +1,30 @@
-//! WebSocket helpers shared by the live routes.
+//! WebSocket helpers shared by the live routes: clean closes, JSON frames,
+//! and the keep-alive pings.
+//!
+//! Every WebSocket route sends a Ping frame every `ping_interval_ms`
+//! (default 20 s), so proxies and NATs keep the connection open and a peer
+//! that vanished without a FIN is noticed: writing the ping to a dead TCP
+//! connection fails and the session ends as "client gone" (and is billed).
+//! Pongs are not tracked: liveness is the transport's job, and a session
+//! that receives no audio or keepalive still ends by `idle_timeout_ms`.
 
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::time::{Interval, MissedTickBehavior};
+
+/// The ping timer of one connection: first tick one interval after it opens.
+pub fn ping_timer(interval_ms: u64) -> Interval {
+    let period = Duration::from_millis(interval_ms.max(1));
+    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    timer
+}
+
+/// A keep-alive Ping frame (empty payload).
+pub fn ping() -> Message {
+    Message::Ping(Default::default())
+}
 
 /// Sends a close frame and waits (briefly) for the client's answer, so the
 /// TCP connection is not torn down under unread data (which would reset it

@@ -1,6 +1,11 @@
 //! Durable state in one SQLite database under the data dir: tenants, API
 //! keys (hashed) and the usage ledger.
 //!
+//! The server reaches it only through the [`Storage`] trait (what a request
+//! needs: tenants, keys, usage), so another backend (PostgreSQL) can follow
+//! without touching the routes; [`Store`] is the SQLite implementation, and
+//! the administration commands (`vocalis keys`) use it directly.
+//!
 //! The store is synchronous (rusqlite); async code calls it through
 //! `spawn_blocking`. Every write is a single statement or a transaction, with
 //! WAL journaling and `synchronous=FULL`, so a committed usage record survives
@@ -56,6 +61,84 @@ pub enum StoreError {
     /// A usage record for this session was already written.
     #[error("usage for session `{0}` is already recorded")]
     DuplicateUsage(String),
+    /// A price is negative or not a number.
+    #[error("{0} is not a price (must be a finite number >= 0)")]
+    InvalidPrice(f64),
+}
+
+/// What the server needs from durable storage. Every method blocks: call it
+/// from `spawn_blocking` in async code. Implemented by the SQLite [`Store`];
+/// a PostgreSQL backend implements the same contract: usage writes and the
+/// tenant's debit are atomic, and a session has at most one usage row.
+pub trait Storage: Send + Sync + 'static {
+    /// Looks a tenant up by name.
+    fn tenant(&self, name: &str) -> Result<Option<tenants::Tenant>, StoreError>;
+    /// Creates the tenant if it does not exist; returns it either way.
+    fn ensure_tenant(
+        &self,
+        name: &str,
+        credit_micros: Option<i64>,
+    ) -> Result<tenants::Tenant, StoreError>;
+    /// Creates an API key for an existing tenant.
+    fn create_key(&self, tenant: &str) -> Result<keys::NewApiKey, StoreError>;
+    /// Every key, newest first.
+    fn list_keys(&self) -> Result<Vec<keys::ApiKeyInfo>, StoreError>;
+    /// The tenant and key prefix of a valid, unrevoked key.
+    fn verify_key(&self, key: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// Writes a live session's open row and debits what it adds.
+    fn checkpoint_usage(
+        &self,
+        record: &ledger::UsageRecord,
+    ) -> Result<ledger::Checkpointed, StoreError>;
+    /// Writes a session's final row and debits what is not yet debited;
+    /// the tenant's new balance in micro-dollars.
+    fn record_usage(&self, record: &ledger::UsageRecord) -> Result<Option<i64>, StoreError>;
+    /// Every usage row of a tenant (open ones too), oldest first.
+    fn usage_for_tenant(&self, tenant: &str) -> Result<Vec<ledger::UsageRecord>, StoreError>;
+}
+
+/// Storage shared by every handler.
+pub type SharedStorage = Arc<dyn Storage>;
+
+impl Storage for Store {
+    fn tenant(&self, name: &str) -> Result<Option<tenants::Tenant>, StoreError> {
+        Store::tenant(self, name)
+    }
+
+    fn ensure_tenant(
+        &self,
+        name: &str,
+        credit_micros: Option<i64>,
+    ) -> Result<tenants::Tenant, StoreError> {
+        Store::ensure_tenant(self, name, credit_micros)
+    }
+
+    fn create_key(&self, tenant: &str) -> Result<keys::NewApiKey, StoreError> {
+        Store::create_key(self, tenant)
+    }
+
+    fn list_keys(&self) -> Result<Vec<keys::ApiKeyInfo>, StoreError> {
+        Store::list_keys(self)
+    }
+
+    fn verify_key(&self, key: &str) -> Result<Option<(String, String)>, StoreError> {
+        Store::verify_key(self, key)
+    }
+
+    fn checkpoint_usage(
+        &self,
+        record: &ledger::UsageRecord,
+    ) -> Result<ledger::Checkpointed, StoreError> {
+        Store::checkpoint_usage(self, record)
+    }
+
+    fn record_usage(&self, record: &ledger::UsageRecord) -> Result<Option<i64>, StoreError> {
+        Store::record_usage(self, record)
+    }
+
+    fn usage_for_tenant(&self, tenant: &str) -> Result<Vec<ledger::UsageRecord>, StoreError> {
+        Store::usage_for_tenant(self, tenant)
+    }
 }
 
 /// A handle to the database; cheap to clone, safe to share across threads.

@@ -1,9 +1,12 @@
 //! Table definitions. Migrations are numbered and applied in order; the
-//! applied version lives in SQLite's `user_version`.
+//! applied version lives in SQLite's `user_version`. A migration is never
+//! edited once released: changes are new entries at the end.
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, keys, the usage ledger.
+    r#"
 CREATE TABLE tenants (
     name          TEXT PRIMARY KEY,
     company       TEXT,
@@ -34,7 +37,15 @@ CREATE TABLE usage (
     error_code       TEXT
 );
 CREATE INDEX usage_by_tenant ON usage(tenant, started_at);
-"#];
+"#,
+    // 2: per-tenant price overrides (NULL: the server's configured price).
+    // Usage rows may now also be `open`: written at a checkpoint of a live
+    // session and updated in place until the session ends.
+    r#"
+ALTER TABLE tenants ADD COLUMN stt_price_per_minute REAL;
+ALTER TABLE tenants ADD COLUMN tts_price_per_1k_characters REAL;
+"#,
+];
 
 /// Applies every migration newer than the database's `user_version`.
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -46,4 +57,38 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_in_place() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!(
+            "BEGIN; {}; PRAGMA user_version = 1; COMMIT;",
+            MIGRATIONS[0]
+        ))
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tenants (name, credit_micros, created_at) VALUES ('acme', 5, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        let (credit, price): (i64, Option<f64>) = conn
+            .query_row(
+                "SELECT credit_micros, stt_price_per_minute FROM tenants WHERE name = 'acme'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((credit, price), (5, None));
+        migrate(&conn).unwrap();
+    }
 }

@@ -1,6 +1,9 @@
-//! Tenants: who is billed, their company name, and their credit balance.
+//! Tenants: who is billed, their company name, their credit balance and
+//! their price overrides.
 //!
-//! Money is kept in integer micro-dollars so sums never drift.
+//! Balances and costs are kept in integer micro-dollars so sums never drift;
+//! prices are rates (USD per minute, per 1 000 characters) and stay `f64`,
+//! like the server's configured prices they override.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -15,6 +18,17 @@ pub struct Tenant {
     pub company: Option<String>,
     /// Remaining credit in micro-dollars; `None` is unlimited.
     pub credit_micros: Option<i64>,
+    /// Prices that replace the server's for this tenant.
+    pub prices: PriceOverride,
+}
+
+/// A tenant's own prices, USD; `None` keeps the server's configured price.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PriceOverride {
+    /// Per minute of STT audio.
+    pub stt_per_minute: Option<f64>,
+    /// Per 1 000 TTS characters.
+    pub tts_per_1k_characters: Option<f64>,
 }
 
 impl Tenant {
@@ -58,13 +72,19 @@ impl Store {
         let conn = self.conn();
         Ok(conn
             .query_row(
-                "SELECT name, company, credit_micros FROM tenants WHERE name = ?1",
+                "SELECT name, company, credit_micros, stt_price_per_minute,
+                    tts_price_per_1k_characters
+                 FROM tenants WHERE name = ?1",
                 params![name],
                 |row| {
                     Ok(Tenant {
                         name: row.get(0)?,
                         company: row.get(1)?,
                         credit_micros: row.get(2)?,
+                        prices: PriceOverride {
+                            stt_per_minute: row.get(3)?,
+                            tts_per_1k_characters: row.get(4)?,
+                        },
                     })
                 },
             )
@@ -94,6 +114,27 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Sets a tenant's price overrides (both columns; `None` clears one).
+    pub fn set_prices(&self, name: &str, prices: PriceOverride) -> Result<(), StoreError> {
+        for price in [prices.stt_per_minute, prices.tts_per_1k_characters]
+            .into_iter()
+            .flatten()
+        {
+            if !price.is_finite() || price < 0.0 {
+                return Err(StoreError::InvalidPrice(price));
+            }
+        }
+        let changed = self.conn().execute(
+            "UPDATE tenants SET stt_price_per_minute = ?2, tts_price_per_1k_characters = ?3
+             WHERE name = ?1",
+            params![name, prices.stt_per_minute, prices.tts_per_1k_characters],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::UnknownTenant(name.to_owned()));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +148,38 @@ mod tests {
         let again = store.ensure_tenant("acme", Some(1)).unwrap();
         assert_eq!(first, again);
         assert_eq!(again.credit_balance(), Some(25.0));
+    }
+
+    #[test]
+    fn price_overrides_are_stored_cleared_and_checked() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(
+            store.ensure_tenant("acme", None).unwrap().prices,
+            PriceOverride::default()
+        );
+        let prices = PriceOverride {
+            stt_per_minute: Some(0.01),
+            tts_per_1k_characters: None,
+        };
+        store.set_prices("acme", prices).unwrap();
+        assert_eq!(store.tenant("acme").unwrap().unwrap().prices, prices);
+        store.set_prices("acme", PriceOverride::default()).unwrap();
+        assert_eq!(
+            store.tenant("acme").unwrap().unwrap().prices,
+            PriceOverride::default()
+        );
+        let negative = PriceOverride {
+            tts_per_1k_characters: Some(-1.0),
+            ..PriceOverride::default()
+        };
+        assert!(matches!(
+            store.set_prices("acme", negative),
+            Err(StoreError::InvalidPrice(_))
+        ));
+        assert!(matches!(
+            store.set_prices("nobody", prices),
+            Err(StoreError::UnknownTenant(_))
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use vocalis_server::store::tenants::{dollars_to_micros, micros_to_dollars};
+use vocalis_server::store::tenants::{dollars_to_micros, micros_to_dollars, PriceOverride};
 use vocalis_server::store::Store;
 
 /// Flags shared by the key subcommands.
@@ -31,6 +31,14 @@ enum KeysCommand {
         /// Company name, appended to email subjects.
         #[arg(long)]
         company: Option<String>,
+        /// This tenant's price per minute of STT audio, USD (default: the
+        /// server's `stt_price_per_minute`).
+        #[arg(long)]
+        stt_price_per_minute: Option<f64>,
+        /// This tenant's price per 1 000 TTS characters, USD (default: the
+        /// server's `tts_price_per_1k_characters`).
+        #[arg(long = "tts-price-per-1k-characters")]
+        tts_price_per_1k_characters: Option<f64>,
     },
     /// List keys (prefixes only).
     List,
@@ -52,12 +60,22 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             tenant,
             credits,
             company,
+            stt_price_per_minute,
+            tts_price_per_1k_characters,
         } => {
             if let Some(credits) = credits {
                 anyhow::ensure!(
                     credits.is_finite() && credits >= 0.0,
                     "--credits must be >= 0"
                 );
+            }
+            for (flag, price) in [
+                ("--stt-price-per-minute", stt_price_per_minute),
+                ("--tts-price-per-1k-characters", tts_price_per_1k_characters),
+            ] {
+                if let Some(price) = price {
+                    anyhow::ensure!(price.is_finite() && price >= 0.0, "{flag} must be >= 0");
+                }
             }
             let existed = store.tenant(&tenant)?.is_some();
             let record = store.ensure_tenant(&tenant, credits.map(dollars_to_micros))?;
@@ -66,6 +84,21 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             }
             if company.is_some() {
                 store.set_company(&tenant, company.as_deref())?;
+            }
+            if stt_price_per_minute.is_some() || tts_price_per_1k_characters.is_some() {
+                // Only the prices given change; the others keep their value.
+                let PriceOverride {
+                    stt_per_minute,
+                    tts_per_1k_characters,
+                } = record.prices;
+                store.set_prices(
+                    &tenant,
+                    PriceOverride {
+                        stt_per_minute: stt_price_per_minute.or(stt_per_minute),
+                        tts_per_1k_characters: tts_price_per_1k_characters
+                            .or(tts_per_1k_characters),
+                    },
+                )?;
             }
             let key = store.create_key(&record.name)?;
             eprintln!(

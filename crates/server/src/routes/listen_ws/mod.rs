@@ -119,6 +119,7 @@ enum End {
 
 struct Session {
     state: AppState,
+    meter: Meter,
     config: StreamingConfig,
     audio: ChannelAudio,
     streams: Vec<SttStream>,
@@ -152,13 +153,14 @@ async fn run(
     let mut session = Session {
         idle_deadline: Instant::now() + Duration::from_millis(state.config.idle_timeout_ms),
         state,
+        meter,
         config,
         audio,
         streams: Vec::new(),
         writer,
     };
     let end = session.serve(&mut socket).await;
-    session.end(socket, meter, end).await;
+    session.end(socket, end).await;
 }
 
 impl Session {
@@ -169,6 +171,7 @@ impl Session {
 
     async fn serve(&mut self, socket: &mut WebSocket) -> End {
         let shutdown = self.state.shutdown.clone();
+        let mut ping = crate::session::socket::ping_timer(self.state.config.ping_interval_ms);
         loop {
             for stream in &mut self.streams {
                 if let Err(error) = stream.schedule(&self.state.engines.stt) {
@@ -211,6 +214,11 @@ impl Session {
                 }
                 () = idle => return End::Closed(SessionClose::IdleTimeout),
                 () = retry => {}
+                _ = ping.tick() => {
+                    if socket.send(crate::session::socket::ping()).await.is_err() {
+                        return End::ClientGone;
+                    }
+                }
                 () = shutdown.cancelled() => return End::Closed(SessionClose::ShuttingDown),
             }
         }
@@ -252,6 +260,8 @@ impl Session {
                         return Some(End::ClientGone);
                     }
                 }
+                self.meter.set_audio_seconds(self.billed_seconds());
+                self.meter.checkpoint().await;
             }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
                 Ok(ClientMessage::KeepAlive) => self.touch(),
@@ -296,7 +306,12 @@ impl Session {
         true
     }
 
-    async fn end(mut self, mut socket: WebSocket, mut meter: Meter, end: End) {
+    /// Audio billed so far: every channel is transcribed, so each counts.
+    fn billed_seconds(&self) -> f64 {
+        self.audio.seconds_received() * self.streams.len().max(1) as f64
+    }
+
+    async fn end(mut self, mut socket: WebSocket, end: End) {
         let client_present = !matches!(end, End::ClientGone);
         let finalize = matches!(
             end,
@@ -328,14 +343,15 @@ impl Session {
             }
         }
         let seconds = self.audio.seconds_received();
-        meter.add_audio_seconds(seconds * self.streams.len().max(1) as f64);
+        let billed = self.billed_seconds();
+        self.meter.set_audio_seconds(billed);
         self.state.metrics.add_stt_audio(seconds);
         let (outcome, code) = match &end {
             End::CloseStream => (Outcome::Ok, None),
             End::ClientGone => (Outcome::Cancelled, None),
             End::Closed(reason) => (reason.outcome(), Some(reason.code())),
         };
-        if let Err(error) = meter.commit(outcome, code).await {
+        if let Err(error) = self.meter.commit(outcome, code).await {
             tracing::error!(%error, "cannot record usage");
         }
         tracing::info!(outcome = outcome.as_str(), seconds, "session ended");

@@ -97,6 +97,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 
 struct Session {
     state: AppState,
+    meter: Meter,
     stream: Option<SttStream>,
     events: EventWriter,
     idle_deadline: Instant,
@@ -157,10 +158,11 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
         idle_deadline: Instant::now() + Duration::from_millis(state.config.idle_timeout_ms),
         events: EventWriter::new(state.engines.multilingual),
         state,
+        meter,
         stream: None,
     };
     let end = session.serve(&mut socket, &session_id).await;
-    session.end(socket, meter, end).await;
+    session.end(socket, end).await;
 }
 
 async fn lookup_balance(
@@ -184,6 +186,7 @@ impl Session {
     /// The main loop; returns how the session ended.
     async fn serve(&mut self, socket: &mut WebSocket, session_id: &str) -> End {
         let shutdown = self.state.shutdown.clone();
+        let mut ping = crate::session::socket::ping_timer(self.state.config.ping_interval_ms);
         loop {
             if let Some(stream) = self.stream.as_mut() {
                 if let Err(error) = stream.schedule(&self.state.engines.stt) {
@@ -232,6 +235,11 @@ impl Session {
                 }
                 () = idle => return End::Closed(SessionClose::IdleTimeout),
                 () = retry => {}
+                _ = ping.tick() => {
+                    if socket.send(crate::session::socket::ping()).await.is_err() {
+                        return End::ClientGone;
+                    }
+                }
                 () = shutdown.cancelled() => return End::Closed(SessionClose::ShuttingDown),
             }
         }
@@ -443,6 +451,8 @@ impl Session {
             Err(error) => return Err(self.stream_failed(error)),
         };
         self.events.audio_received(stream.position());
+        self.meter.set_audio_seconds(stream.seconds_received());
+        self.meter.checkpoint().await;
         if self.emit(socket, events).await {
             Ok(())
         } else {
@@ -464,8 +474,7 @@ impl Session {
 
     /// Finishes the stream (finals for pending audio unless the client is
     /// gone), commits usage, sends the billing summary and closes.
-    async fn end(mut self, mut socket: WebSocket, meter: Meter, end: End) {
-        let mut meter = meter;
+    async fn end(mut self, mut socket: WebSocket, end: End) {
         let client_present = !matches!(end, End::ClientGone);
         let finalize = matches!(
             end,
@@ -489,7 +498,7 @@ impl Session {
                 }
             }
             let received = stream.seconds_received();
-            meter.add_audio_seconds(received);
+            self.meter.set_audio_seconds(received);
             self.state.metrics.add_stt_audio(received);
         }
         let (outcome, code) = match &end {
@@ -497,7 +506,7 @@ impl Session {
             End::ClientGone => (Outcome::Cancelled, None),
             End::Closed(reason) => (reason.outcome(), Some(reason.code())),
         };
-        let committed = meter.commit(outcome, code).await;
+        let committed = self.meter.commit(outcome, code).await;
         if !client_present {
             if let Err(error) = committed {
                 tracing::error!(%error, "cannot record usage");
@@ -511,7 +520,7 @@ impl Session {
         }
         match committed {
             Ok(committed) => {
-                let summary = committed.billing_summary(&self.state.prices());
+                let summary = committed.billing_summary();
                 let _ = send(
                     &mut socket,
                     &SttServerMessage::SessionStopped {

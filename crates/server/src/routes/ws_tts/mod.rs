@@ -234,7 +234,7 @@ async fn finish<S>(
     match (&end, committed) {
         (End::Stop, Ok(committed)) => {
             session.drop_queued_audio();
-            let billing_summary = committed.billing_summary(&state.prices());
+            let billing_summary = committed.billing_summary();
             session.send(&SessionServerMessage::SessionStopped { billing_summary });
             last.push(close_message(1000, ""));
         }

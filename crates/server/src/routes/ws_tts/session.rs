@@ -347,6 +347,7 @@ impl Session {
         let mut idle_since = Instant::now();
         let mut stalled_since = Instant::now();
         let shutdown = self.state.shutdown.clone();
+        let mut ping = crate::session::socket::ping_timer(self.state.config.ping_interval_ms);
         loop {
             if let Err(end) = self.schedule(&mut in_flight) {
                 return end;
@@ -364,7 +365,11 @@ impl Session {
             }
             tokio::select! {
                 incoming = reader.next() => {
-                    idle_since = Instant::now();
+                    // A pong answers our ping: it says the peer is alive,
+                    // not that the session is in use.
+                    if !matches!(incoming, Some(Ok(Message::Pong(_)))) {
+                        idle_since = Instant::now();
+                    }
                     let result = match incoming {
                         Some(Ok(message)) => self.on_message(message, &mut in_flight),
                         Some(Err(error)) => Err(error.into()),
@@ -378,6 +383,9 @@ impl Session {
                     if let Some(job) = in_flight.take() {
                         if let Err(end) = self.on_job_done(job, output) {
                             return end;
+                        }
+                        if let Some(meter) = &mut self.meter {
+                            meter.checkpoint().await;
                         }
                     }
                 }
@@ -395,6 +403,16 @@ impl Session {
                 }
                 () = sleep_until(idle_since + idle), if !working => {
                     return End::Close(SessionClose::IdleTimeout);
+                }
+                _ = ping.tick() => {
+                    // Straight to the writer, past the outbox (a queued ping
+                    // would count as work and hold off the idle timeout); a
+                    // full writer queue is busy sending anyway, so this ping
+                    // is skipped.
+                    match out.try_send(crate::session::socket::ping()) {
+                        Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                        Err(mpsc::error::TrySendError::Closed(_)) => return End::Disconnected,
+                    }
                 }
                 () = shutdown.cancelled() => return End::Close(SessionClose::ShuttingDown),
             }
