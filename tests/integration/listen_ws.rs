@@ -8,10 +8,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{dev_key, speak_mulaw_8k, wer, ServerProcess};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{dev_key, read_to_close, speak_mulaw_8k, wer, ServerProcess, Socket};
 
 const LEFT: &str = "Thank you for calling the support line.";
 const RIGHT: &str = "My internet connection stopped working this morning.";
@@ -35,26 +32,6 @@ async fn send_all(socket: &mut Socket, audio: &[u8], chunk: usize) {
             .send(Message::Binary(frame.to_vec().into()))
             .await
             .unwrap();
-    }
-}
-
-async fn read_to_close(socket: &mut Socket) -> (Vec<Value>, Option<(u16, String)>) {
-    let mut messages = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(120), socket.next())
-            .await
-            .expect("closed within 120 s")
-        {
-            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
-            Some(Ok(Message::Close(frame))) => {
-                return (
-                    messages,
-                    frame.map(|f| (u16::from(f.code), f.reason.to_string())),
-                );
-            }
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return (messages, None),
-        }
     }
 }
 

@@ -8,10 +8,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{dev_key, speak_mulaw_8k, ServerProcess};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{dev_key, read_to_close_code, speak_mulaw_8k, ServerProcess, Socket};
 
 async fn open_session(server: &ServerProcess, key: &str) -> Socket {
     let url = format!("ws://{}/ws/stt?apiKey={key}", server.addr);
@@ -23,21 +20,6 @@ async fn open_session(server: &ServerProcess, key: &str) -> Socket {
         .await
         .unwrap();
     socket
-}
-
-async fn read_to_close(socket: &mut Socket) -> (Vec<Value>, Option<u16>) {
-    let mut messages = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(60), socket.next())
-            .await
-            .expect("closed within 60 s")
-        {
-            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
-            Some(Ok(Message::Close(frame))) => return (messages, frame.map(|f| u16::from(f.code))),
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return (messages, None),
-        }
-    }
 }
 
 #[tokio::test]
@@ -70,7 +52,7 @@ async fn sigterm_finalizes_open_sessions_and_closes_1001() {
         }
     }
     server.signal("TERM");
-    let (messages, code) = read_to_close(&mut socket).await;
+    let (messages, code) = read_to_close_code(&mut socket).await;
     assert_eq!(code, Some(1001), "{messages:#?}");
     let final_text: Vec<&str> = messages
         .iter()
@@ -108,7 +90,7 @@ async fn kill_9_mid_session_keeps_every_billed_session() {
             .send(Message::Text(r#"{"type":"stop"}"#.into()))
             .await
             .unwrap();
-        let (messages, code) = read_to_close(&mut first).await;
+        let (messages, code) = read_to_close_code(&mut first).await;
         assert_eq!(code, Some(1000));
         billed_session = messages
             .iter()

@@ -173,3 +173,40 @@ pub fn speak_mulaw_8k(text: &str) -> Vec<u8> {
 pub fn wer(reference: &str, hypothesis: &str) -> f64 {
     vocalis_inference::stt::wer::word_error_rate(reference, hypothesis)
 }
+
+/// A client WebSocket to the test server.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads JSON text frames until the server closes; the messages and the
+/// close code and reason (`None` when the connection ended without a close
+/// frame).
+pub async fn read_to_close(socket: &mut Socket) -> (Vec<serde_json::Value>, Option<(u16, String)>) {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut messages = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(120), socket.next())
+            .await
+            .expect("the server closes within 120 s");
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                messages.push(serde_json::from_str(&text).expect("JSON"))
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return (
+                    messages,
+                    frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                );
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return (messages, None),
+        }
+    }
+}
+
+/// [`read_to_close`] when only the close code matters.
+pub async fn read_to_close_code(socket: &mut Socket) -> (Vec<serde_json::Value>, Option<u16>) {
+    let (messages, close) = read_to_close(socket).await;
+    (messages, close.map(|(code, _)| code))
+}

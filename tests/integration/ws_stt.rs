@@ -9,10 +9,9 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{dev_key, speak_mulaw_8k, vocalis, wer, ServerProcess};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{
+    dev_key, read_to_close_code, speak_mulaw_8k, vocalis, wer, ServerProcess, Socket,
+};
 
 const FIRST: &str = "The quarterly report shows strong growth in every region.";
 const SECOND: &str = "Please send the final numbers to the finance team by Friday.";
@@ -48,20 +47,6 @@ async fn expect_type(socket: &mut Socket, kind: &str) -> Value {
 }
 
 /// Reads until the close frame; returns the messages and the close code.
-async fn read_to_close(socket: &mut Socket) -> (Vec<Value>, Option<u16>) {
-    let mut messages = Vec::new();
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(120), socket.next())
-            .await
-            .expect("the server closes within 120 s");
-        match message {
-            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
-            Some(Ok(Message::Close(frame))) => return (messages, frame.map(|f| u16::from(f.code))),
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return (messages, None),
-        }
-    }
-}
 
 async fn handshake(socket: &mut Socket) -> Value {
     expect_type(socket, "connecting").await;
@@ -211,7 +196,7 @@ async fn binary_audio_without_start_is_telephony_mulaw() {
         .send(Message::Text(r#"{"type":"stop"}"#.into()))
         .await
         .unwrap();
-    let (messages, code) = read_to_close(&mut socket).await;
+    let (messages, code) = read_to_close_code(&mut socket).await;
     assert_eq!(code, Some(1000));
     let started = messages
         .iter()
@@ -284,7 +269,7 @@ async fn bad_messages_get_errors_and_the_connection_stays_open() {
         .send(Message::Text(r#"{"type":"stop"}"#.into()))
         .await
         .unwrap();
-    let (messages, code) = read_to_close(&mut socket).await;
+    let (messages, code) = read_to_close_code(&mut socket).await;
     assert_eq!(code, Some(1000));
     assert!(messages.iter().any(|m| m["type"] == "session_stopped"));
 }
@@ -300,7 +285,7 @@ async fn idle_sessions_close_1011_and_are_still_billed() {
         .send(Message::Binary(vec![0xFF; 1600].into()))
         .await
         .unwrap();
-    let (messages, code) = read_to_close(&mut socket).await;
+    let (messages, code) = read_to_close_code(&mut socket).await;
     assert_eq!(code, Some(1011), "{messages:#?}");
     assert!(
         messages
@@ -332,7 +317,7 @@ async fn tenants_without_credit_are_closed_1008() {
         .unwrap();
     let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     let mut socket = connect(&server, &key).await;
-    let (messages, code) = read_to_close(&mut socket).await;
+    let (messages, code) = read_to_close_code(&mut socket).await;
     assert_eq!(code, Some(1008), "{messages:#?}");
     assert!(messages.iter().any(|m| m["code"] == "insufficient_credits"));
 }
@@ -346,7 +331,7 @@ async fn oversized_frames_close_1009() {
     let _ = socket
         .send(Message::Binary(vec![0xFF; 2 * 1024 * 1024].into()))
         .await;
-    let (_, code) = read_to_close(&mut socket).await;
+    let (_, code) = read_to_close_code(&mut socket).await;
     assert_eq!(code.map(CloseCode::from), Some(CloseCode::Size));
 }
 

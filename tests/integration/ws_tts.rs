@@ -13,10 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 use vocalis_audio::{decode_raw, RawEncoding};
 
-use crate::support::{dev_key, vocalis, wer, ServerProcess};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{dev_key, vocalis, wer, ServerProcess, Socket};
 
 const FIRST: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
 const SECOND: &str = "Please call me back tomorrow morning after nine o'clock.";
