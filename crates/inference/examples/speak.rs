@@ -1,7 +1,7 @@
 //! Synthesise text with a Piper voice from the model store and write a WAV.
 //!
 //! ```text
-//! VOCALIS_MODELS=/tmp/vmodels cargo run -p vocalis-inference --release \
+//! cargo run -p vocalis-inference --release \
 //!     --example speak -- "Hello from Vocalis." out.wav [voice] [speed] [threads]
 //! ```
 //!
