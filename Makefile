@@ -9,7 +9,7 @@ RUN_MODELS   := tiny.en en_US-joe-medium silero-vad onnxruntime
 # Tests also check the multilingual model and the q8_0 quantization.
 TEST_MODELS  := $(RUN_MODELS) base
 
-.PHONY: run test setup build models-run models-test lint fmt bench clean-models
+.PHONY: run test setup build models-run models-test lint fmt bench bench-peers
 
 run: models-run
 	$(VOCALIS) serve $(ARGS)
@@ -38,5 +38,10 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-bench: models-run
-	$(CARGO) bench -p vocalis-audio
+bench: models-test
+	$(CARGO) bench -p vocalis-audio -- --quick
+	$(CARGO) bench -p vocalis-inference -- --quick
+
+# Side-by-side with faster-whisper and piper-tts (see BENCHMARKS.md).
+bench-peers: models-test
+	bash scripts/bench-peers.sh

@@ -46,8 +46,6 @@ async fn expect_type(socket: &mut Socket, kind: &str) -> Value {
     message
 }
 
-/// Reads until the close frame; returns the messages and the close code.
-
 async fn handshake(socket: &mut Socket) -> Value {
     expect_type(socket, "connecting").await;
     expect_type(socket, "connection_established").await

@@ -84,8 +84,13 @@ pub fn stt_model_path(name: &str, quant: Option<&str>) -> PathBuf {
 
 /// Loads a Whisper model from the store.
 pub fn stt_model(name: &str, quant: Option<&str>) -> Arc<SttModel> {
+    stt_model_with(name, quant, &SttModelConfig::default())
+}
+
+/// Loads a Whisper model from the store with `config`.
+pub fn stt_model_with(name: &str, quant: Option<&str>, config: &SttModelConfig) -> Arc<SttModel> {
     let path = stt_model_path(name, quant);
-    SttModel::load(&path, &SttModelConfig::default())
+    SttModel::load(&path, config)
         .map(Arc::new)
         .unwrap_or_else(|e| fail(&format!("cannot load {}: {e}", path.display())))
 }
@@ -106,15 +111,22 @@ pub fn vad() -> Vad {
 
 /// A Piper voice from the store with `threads` intra-op threads.
 pub fn voice(name: &str, threads: usize) -> PiperVoice {
+    voice_with(
+        name,
+        &SessionOptions {
+            intra_threads: threads,
+            ..SessionOptions::default()
+        },
+    )
+}
+
+/// A Piper voice from the store with session `options`.
+pub fn voice_with(name: &str, options: &SessionOptions) -> PiperVoice {
     init_runtime();
     let files = VoiceFiles::in_dir(&models_root().join(name), name);
     require(&files.onnx, name, "");
     require(&files.config, name, "");
-    let options = SessionOptions {
-        intra_threads: threads,
-        ..SessionOptions::default()
-    };
-    PiperVoice::load(&files, &options)
+    PiperVoice::load(&files, options)
         .unwrap_or_else(|e| fail(&format!("cannot load voice {name}: {e}")))
 }
 
