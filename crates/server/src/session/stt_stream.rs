@@ -46,6 +46,24 @@ pub enum SttStreamError {
     Pool(PoolError),
 }
 
+impl SttStreamError {
+    /// How a session ends on this error (the shared close-code mapping).
+    pub fn close_reason(&self) -> crate::error::SessionClose {
+        use crate::error::SessionClose;
+        match self {
+            Self::Busy => SessionClose::Busy,
+            Self::Audio(error) => {
+                tracing::info!(%error, "unusable audio");
+                SessionClose::BadAudio
+            }
+            other => {
+                tracing::error!(error = %other, "stream failed");
+                SessionClose::Internal
+            }
+        }
+    }
+}
+
 struct InFlight {
     ticket: Ticket,
     kind: DecodeKind,
@@ -202,6 +220,24 @@ impl SttStream {
             Err(error) => return Err(SttStreamError::Pool(error)),
         };
         Ok(self.recognizer.complete(decoded.ticket, result)?)
+    }
+
+    /// Ends the stream and runs its remaining decodes: every event that
+    /// follows, in order. Failures are logged, not returned: at the end of a
+    /// session the events obtained so far are all that can still be sent.
+    pub async fn finish_and_drain(&mut self, pool: &SttPool) -> Vec<StreamEvent> {
+        let mut events = match self.finish() {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "cannot finish the stream");
+                return Vec::new();
+            }
+        };
+        match self.drain(pool).await {
+            Ok(more) => events.extend(more),
+            Err(error) => tracing::warn!(%error, "final decodes failed at session end"),
+        }
+        events
     }
 
     /// Runs every remaining decode to completion (after [`finish`](Self::finish)

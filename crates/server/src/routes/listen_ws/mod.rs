@@ -319,24 +319,9 @@ impl Session {
         );
         if finalize {
             for index in 0..self.streams.len() {
-                let events = match self.streams[index].finish() {
-                    Ok(mut events) => {
-                        match self.streams[index].drain(&self.state.engines.stt).await {
-                            Ok(more) => {
-                                events.extend(more);
-                                events
-                            }
-                            Err(error) => {
-                                tracing::warn!(%error, "final decodes failed at session end");
-                                events
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot finish the stream");
-                        Vec::new()
-                    }
-                };
+                let events = self.streams[index]
+                    .finish_and_drain(&self.state.engines.stt)
+                    .await;
                 if client_present {
                     let _ = self.emit(&mut socket, index, events).await;
                 }
@@ -379,15 +364,5 @@ impl Session {
 }
 
 fn failed(error: SttStreamError) -> End {
-    match error {
-        SttStreamError::Busy => End::Closed(SessionClose::Busy),
-        SttStreamError::Audio(error) => {
-            tracing::info!(%error, "unusable audio");
-            End::Closed(SessionClose::BadAudio)
-        }
-        other => {
-            tracing::error!(error = %other, "stream failed");
-            End::Closed(SessionClose::Internal)
-        }
-    }
+    End::Closed(error.close_reason())
 }

@@ -253,17 +253,7 @@ impl Session {
     }
 
     fn stream_failed(&self, error: SttStreamError) -> End {
-        match error {
-            SttStreamError::Busy => End::Closed(SessionClose::Busy),
-            SttStreamError::Audio(error) => {
-                tracing::warn!(%error, "undecodable audio");
-                End::Closed(SessionClose::BadAudio)
-            }
-            other => {
-                tracing::error!(error = %other, "stream failed");
-                End::Closed(SessionClose::Internal)
-            }
-        }
+        End::Closed(error.close_reason())
     }
 
     /// Handles one client message; `Ok(Some(end))` ends the session.
@@ -482,20 +472,8 @@ impl Session {
         );
         if let Some(mut stream) = self.stream.take() {
             if finalize {
-                match stream.finish() {
-                    Ok(events) => {
-                        let _ = self.emit(&mut socket, events).await;
-                        match stream.drain(&self.state.engines.stt).await {
-                            Ok(events) => {
-                                let _ = self.emit(&mut socket, events).await;
-                            }
-                            Err(error) => {
-                                tracing::warn!(%error, "final decodes failed at session end")
-                            }
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "cannot finish the stream"),
-                }
+                let events = stream.finish_and_drain(&self.state.engines.stt).await;
+                let _ = self.emit(&mut socket, events).await;
             }
             let received = stream.seconds_received();
             self.meter.set_audio_seconds(received);
