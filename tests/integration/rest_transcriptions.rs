@@ -116,15 +116,7 @@ fn assert_error(status: u16, body: &str, want_status: u16, want_code: &str) {
 
 /// The session ids of the tenant's usage rows.
 pub(crate) async fn usage_ids(server: &ServerProcess, key: &str) -> Vec<Value> {
-    let usage: Value = reqwest::Client::new()
-        .get(server.url("/v1/usage"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = server.usage(key).await;
     usage["sessions"].as_array().cloned().unwrap_or_default()
 }
 

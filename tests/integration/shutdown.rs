@@ -108,15 +108,7 @@ async fn kill_9_mid_session_keeps_every_billed_session() {
         server.wait_exit(Duration::from_secs(10)).expect("killed");
     }
     let server = ServerProcess::start(data.path(), &[]);
-    let usage: Value = reqwest::Client::new()
-        .get(server.url("/v1/usage"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = server.usage(&key).await;
     let sessions = usage["sessions"].as_array().unwrap();
     assert!(
         sessions
@@ -175,15 +167,7 @@ async fn kill_9_after_25_s_of_audio_keeps_the_checkpointed_usage() {
         server.wait_exit(Duration::from_secs(10)).expect("killed");
     }
     let server = ServerProcess::start(data.path(), &[]);
-    let usage: Value = reqwest::Client::new()
-        .get(server.url("/v1/usage"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = server.usage(&key).await;
     let sessions = usage["sessions"].as_array().unwrap();
     let row = sessions
         .iter()

@@ -111,6 +111,19 @@ impl ServerProcess {
         None
     }
 
+    /// `GET /v1/usage` as the tenant of `key`: its sessions and totals.
+    pub async fn usage(&self, key: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(self.url("/v1/usage"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET /v1/usage")
+            .json()
+            .await
+            .expect("usage JSON")
+    }
+
     /// `http://ADDR` for this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

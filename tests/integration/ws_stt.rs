@@ -161,15 +161,7 @@ async fn telephony_client_gets_partials_finals_and_a_billing_summary() {
     assert_eq!(summary["currency"], "USD");
     assert!(summary["total_cost"].as_f64().unwrap() > 0.0);
 
-    let usage: Value = reqwest::Client::new()
-        .get(server.url("/v1/usage"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = server.usage(&key).await;
     let sessions = usage["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "{usage}");
     assert_eq!(sessions[0]["session_id"], summary["session_id"]);

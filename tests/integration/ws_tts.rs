@@ -155,15 +155,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
 }
 
 async fn usage(server: &ServerProcess, key: &str) -> Value {
-    reqwest::Client::new()
-        .get(server.url("/v1/usage"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.usage(key).await
 }
 
 fn chars(text: &str) -> u64 {
