@@ -19,9 +19,10 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
-use crate::decode::{check_source_rate, DecodeLimits, SourceAudio};
+use crate::decode::check_source_rate;
 use crate::error::DecodeError;
 use crate::pcm::{downmix_to_mono_into, sanitize};
+use crate::sink::MonoSink;
 
 /// Builds a probe hint from a MIME type (`"audio/mpeg; x=y"`), an extension
 /// (`"mp3"`, `".flac"`) or a file name (`"upload.ogg"`).
@@ -57,13 +58,15 @@ fn map_error(err: SymError, context: &'static str) -> DecodeError {
     }
 }
 
-/// Decodes a compressed file to mono at its own sample rate.
+/// Decodes a compressed file into `sink`, packet by packet: each packet is
+/// admitted against the sink's limits before it is copied out of the
+/// decoder, then mixed to mono and resampled.
 pub(crate) fn decode(
     bytes: &[u8],
     hint: Option<&str>,
-    limits: &DecodeLimits,
-) -> Result<SourceAudio, DecodeError> {
-    catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, hint, limits))).unwrap_or_else(|_| {
+    sink: &mut MonoSink,
+) -> Result<(), DecodeError> {
+    catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, hint, sink))).unwrap_or_else(|_| {
         Err(DecodeError::Malformed {
             what: "decoder panicked on this input".into(),
         })
@@ -81,11 +84,7 @@ fn open<'a>(bytes: &'a [u8], hint: &Hint) -> Result<Box<dyn FormatReader + 'a>, 
     )
 }
 
-fn decode_inner(
-    bytes: &[u8],
-    hint: Option<&str>,
-    limits: &DecodeLimits,
-) -> Result<SourceAudio, DecodeError> {
+fn decode_inner(bytes: &[u8], hint: Option<&str>, sink: &mut MonoSink) -> Result<(), DecodeError> {
     let hint = make_hint(hint);
     let mut format = open(bytes, &hint).map_err(|e| map_error(e, "container header"))?;
 
@@ -106,7 +105,9 @@ fn decode_inner(
     if let Some(rate) = params.sample_rate {
         check_source_rate(rate)?;
         if let Some(frames) = track.num_frames {
-            limits.check(frames, rate)?;
+            let channels = params.channels.as_ref().map_or(1, |c| c.count().max(1));
+            sink.limits()
+                .check(frames, frames.saturating_mul(channels as u64), rate)?;
         }
     }
     if params.channels.as_ref().is_some_and(|c| c.count() == 0) {
@@ -119,8 +120,6 @@ fn decode_inner(
 
     let mut mono: Vec<f32> = Vec::new();
     let mut interleaved: Vec<f32> = Vec::new();
-    let mut rate: Option<u32> = None;
-    let mut channels: u16 = 0;
     let mut last_error: Option<String> = None;
 
     loop {
@@ -129,7 +128,7 @@ fn decode_inner(
             Ok(None) | Err(SymError::ResetRequired) => break,
             Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => break,
             Err(e) => {
-                if mono.is_empty() {
+                if sink.frames() == 0 {
                     return Err(map_error(e, "stream"));
                 }
                 // Keep what decoded before a corrupt tail.
@@ -160,43 +159,28 @@ fn decode_inner(
         if buf_channels == 0 {
             return Err(DecodeError::ZeroChannels);
         }
-        match rate {
-            None => {
-                check_source_rate(buf_rate)?;
-                rate = Some(buf_rate);
-            }
-            Some(r) if r != buf_rate => {
-                return Err(DecodeError::Unsupported {
-                    what: format!("sample rate change mid-stream ({r} Hz -> {buf_rate} Hz)"),
-                });
-            }
-            Some(_) => {}
-        }
-        channels = channels.max(u16::try_from(buf_channels).unwrap_or(u16::MAX));
-        limits.check((mono.len() + buf.frames()) as u64, buf_rate)?;
+        sink.set_source_rate(buf_rate)?;
+        sink.admit(buf.frames(), buf_channels)?;
         interleaved.clear();
         buf.copy_to_vec_interleaved(&mut interleaved);
-        let start = mono.len();
+        mono.clear();
         downmix_to_mono_into(&interleaved, buf_channels, &mut mono)
             .map_err(|_| DecodeError::ZeroChannels)?;
-        for s in &mut mono[start..] {
+        for s in &mut mono {
             *s = sanitize(*s);
         }
+        sink.push(&mono)?;
     }
 
-    match rate {
-        Some(rate) if !mono.is_empty() => Ok(SourceAudio {
-            mono,
-            rate,
-            channels,
-        }),
-        _ => Err(match last_error {
-            Some(what) => DecodeError::Malformed {
-                what: format!("no packet could be decoded: {what}"),
-            },
-            None => DecodeError::Empty,
-        }),
+    if sink.frames() > 0 {
+        return Ok(());
     }
+    Err(match last_error {
+        Some(what) => DecodeError::Malformed {
+            what: format!("no packet could be decoded: {what}"),
+        },
+        None => DecodeError::Empty,
+    })
 }
 
 #[cfg(test)]
@@ -216,7 +200,8 @@ mod tests {
             None,
         ] {
             let _ = make_hint(hint);
-            assert!(decode(&[0u8; 64], hint, &DecodeLimits::default()).is_err());
+            let mut sink = MonoSink::new(16_000, &crate::DecodeLimits::default());
+            assert!(decode(&[0u8; 64], hint, &mut sink).is_err());
         }
     }
 }

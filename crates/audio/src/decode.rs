@@ -15,9 +15,13 @@
 //!   dropped; input that holds bytes but not one whole frame is
 //!   [`DecodeError::Truncated`], input with no audio bytes is
 //!   [`DecodeError::Empty`].
-//! * [`DecodeLimits`] bounds the decoded duration so a tiny compressed file
-//!   cannot expand to gigabytes: exceeding it is [`DecodeError::TooLong`],
-//!   detected from headers when possible and otherwise while decoding.
+//! * [`DecodeLimits`] bounds the decoded duration and the number of decoded
+//!   source samples, so a tiny compressed file cannot expand to gigabytes or
+//!   minutes of work: exceeding either is [`DecodeError::TooLong`], detected
+//!   from headers when possible and otherwise before each packet is copied.
+//! * Decoded audio is resampled to the target rate chunk by chunk as it is
+//!   decoded (never held at the source rate), so memory is bounded by the
+//!   output: about `max_duration_s × target rate × 4` bytes.
 //! * Source rates outside [`crate::resample::MIN_RATE`]`..=`
 //!   [`crate::resample::MAX_RATE`] are [`DecodeError::Unsupported`].
 //!
@@ -27,35 +31,73 @@ use crate::error::DecodeError;
 use crate::g711;
 use crate::pcm::{downmix_to_mono_into, i16_to_f32};
 use crate::resample::{self, MAX_RATE, MIN_RATE};
+use crate::sink::{MonoSink, CHUNK_FRAMES};
 use crate::{compressed, wav};
 
 /// Bounds applied while decoding untrusted input.
+///
+/// Both bounds are checked before any audio is decoded or copied (from the
+/// header when it states the length, otherwise packet by packet), and
+/// exceeding either is [`DecodeError::TooLong`]. Decoded audio is resampled
+/// chunk by chunk, so memory stays bounded by the *output*: about
+/// `max_duration_s × target rate × 4` bytes, whatever the source rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DecodeLimits {
     /// Longest accepted audio, in seconds of source audio. `NaN` rejects everything.
     pub max_duration_s: f64,
+    /// Most source samples (frames × channels) decoded before giving up:
+    /// bounds the decoding work of high-rate or many-channel sources (a tiny
+    /// FLAC can declare an hour of 384 kHz audio). [`with_max_duration_s`]
+    /// derives it as [`SOURCE_SAMPLES_PER_SECOND`] per second of
+    /// `max_duration_s` — one hour of stereo 48 kHz for the default — so a
+    /// 384 kHz mono source stops at a quarter of `max_duration_s`. When this
+    /// bound is the one hit, [`DecodeError::TooLong`] reports the duration it
+    /// amounts to at the source's rate and channel count.
+    ///
+    /// [`with_max_duration_s`]: Self::with_max_duration_s
+    /// [`SOURCE_SAMPLES_PER_SECOND`]: Self::SOURCE_SAMPLES_PER_SECOND
+    pub max_source_samples: u64,
 }
 
 impl DecodeLimits {
     /// Default maximum duration: one hour.
     pub const DEFAULT_MAX_DURATION_S: f64 = 3_600.0;
 
-    /// Limits with the given maximum duration in seconds.
+    /// Source samples allowed per second of `max_duration_s`: stereo at
+    /// 48 kHz (or mono at 96 kHz).
+    pub const SOURCE_SAMPLES_PER_SECOND: u64 = 96_000;
+
+    /// Limits with the given maximum duration in seconds and
+    /// [`max_source_samples`](Self::max_source_samples) derived from it.
     pub fn with_max_duration_s(max_duration_s: f64) -> Self {
-        Self { max_duration_s }
+        // Float-to-int `as` saturates (NaN and negatives give 0).
+        let max_source_samples =
+            (max_duration_s * Self::SOURCE_SAMPLES_PER_SECOND as f64).ceil() as u64;
+        Self {
+            max_duration_s,
+            max_source_samples,
+        }
     }
 
-    /// Fails with [`DecodeError::TooLong`] if `frames` at `rate` Hz exceed the limit.
-    pub(crate) fn check(&self, frames: u64, rate: u32) -> Result<(), DecodeError> {
-        let duration_s = frames as f64 / f64::from(rate.max(1));
-        if duration_s <= self.max_duration_s {
-            Ok(())
-        } else {
-            Err(DecodeError::TooLong {
-                duration_s,
-                max_s: self.max_duration_s,
-            })
+    /// Fails with [`DecodeError::TooLong`] if `frames` frames holding
+    /// `samples` samples (all channels) at `rate` Hz exceed a limit.
+    pub(crate) fn check(&self, frames: u64, samples: u64, rate: u32) -> Result<(), DecodeError> {
+        let rate = f64::from(rate.max(1));
+        let duration_s = frames as f64 / rate;
+        if duration_s <= self.max_duration_s && samples <= self.max_source_samples {
+            return Ok(());
         }
+        // The sample cap as a duration for this source's channel count.
+        let channels = if frames == 0 {
+            1.0
+        } else {
+            (samples as f64 / frames as f64).max(1.0)
+        };
+        let sample_cap_s = self.max_source_samples as f64 / (rate * channels);
+        Err(DecodeError::TooLong {
+            duration_s,
+            max_s: self.max_duration_s.min(sample_cap_s),
+        })
     }
 }
 
@@ -101,13 +143,6 @@ impl RawEncoding {
     }
 }
 
-/// Mono audio at the source rate, before resampling.
-pub(crate) struct SourceAudio {
-    pub(crate) mono: Vec<f32>,
-    pub(crate) rate: u32,
-    pub(crate) channels: u16,
-}
-
 /// Checks a source sample rate before any decoding work is done.
 pub(crate) fn check_source_rate(rate: u32) -> Result<(), DecodeError> {
     if rate == 0 {
@@ -125,25 +160,6 @@ fn check_target_rate(rate: u32) -> Result<(), DecodeError> {
     // Constructing a resampler validates the rate without doing any work.
     resample::StreamingResampler::new(rate, rate)?;
     Ok(())
-}
-
-fn finish(source: SourceAudio, target_rate: u32) -> Result<DecodedAudio, DecodeError> {
-    if source.mono.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    let duration_s = source.mono.len() as f64 / f64::from(source.rate);
-    let samples = if source.rate == target_rate {
-        source.mono
-    } else {
-        resample::resample(&source.mono, source.rate, target_rate)?
-    };
-    Ok(DecodedAudio {
-        samples,
-        sample_rate: target_rate,
-        source_rate: source.rate,
-        source_channels: source.channels,
-        duration_s,
-    })
 }
 
 /// Decodes an audio file held in memory to mono `f32` at `target_rate` Hz,
@@ -173,12 +189,13 @@ pub fn decode_file_with_limits(
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let source = if wav::looks_like_wav(bytes) {
-        wav::decode(bytes, limits)?
+    let mut sink = MonoSink::new(target_rate, limits);
+    if wav::looks_like_wav(bytes) {
+        wav::decode(bytes, &mut sink)?;
     } else {
-        compressed::decode(bytes, hint, limits)?
-    };
-    finish(source, target_rate)
+        compressed::decode(bytes, hint, &mut sink)?;
+    }
+    sink.finish()
 }
 
 /// Decodes headerless interleaved audio to mono `f32` at `target_rate` Hz,
@@ -224,43 +241,59 @@ pub fn decode_raw_with_limits(
             what: "first audio frame",
         });
     }
-    limits.check(frames as u64, sample_rate)?;
-    let mono = decode_interleaved(&bytes[..frames * frame_bytes], encoding, channels);
-    finish(
-        SourceAudio {
-            mono,
-            rate: sample_rate,
-            channels,
-        },
-        target_rate,
-    )
+    let mut sink = MonoSink::new(target_rate, limits);
+    sink.set_source_rate(sample_rate)?;
+    sink.admit(frames, usize::from(channels))?;
+    sink.reserve_for(frames);
+    decode_interleaved_into(
+        &bytes[..frames * frame_bytes],
+        encoding,
+        channels,
+        &mut sink,
+    )?;
+    sink.finish()
 }
 
-/// Converts whole frames of `encoding` to mono `f32`. `bytes.len()` must be a
-/// multiple of the frame size (extra bytes are ignored).
-pub(crate) fn decode_interleaved(bytes: &[u8], encoding: RawEncoding, channels: u16) -> Vec<f32> {
+/// Converts whole frames of `encoding` to mono `f32`, [`CHUNK_FRAMES`] at a
+/// time, and pushes them into `sink` (whose limits already admitted them).
+/// `bytes.len()` must be a multiple of the frame size (extra bytes are
+/// ignored).
+pub(crate) fn decode_interleaved_into(
+    bytes: &[u8],
+    encoding: RawEncoding,
+    channels: u16,
+    sink: &mut MonoSink,
+) -> Result<(), DecodeError> {
     let channels = usize::from(channels.max(1));
-    let interleaved: Vec<f32> = match encoding {
-        RawEncoding::Mulaw => bytes
-            .iter()
-            .map(|&b| i16_to_f32(g711::mulaw_to_linear(b)))
-            .collect(),
-        RawEncoding::Alaw => bytes
-            .iter()
-            .map(|&b| i16_to_f32(g711::alaw_to_linear(b)))
-            .collect(),
-        RawEncoding::Linear16 => bytes
-            .chunks_exact(2)
-            .map(|c| i16_to_f32(i16::from_le_bytes([c[0], c[1]])))
-            .collect(),
-    };
-    if channels == 1 {
-        return interleaved;
+    let frame_bytes = encoding.bytes_per_sample() * channels;
+    let mut interleaved = Vec::with_capacity(CHUNK_FRAMES * channels);
+    let mut mono = Vec::with_capacity(CHUNK_FRAMES);
+    for chunk in bytes.chunks(CHUNK_FRAMES * frame_bytes) {
+        let chunk = &chunk[..chunk.len() - chunk.len() % frame_bytes];
+        interleaved.clear();
+        match encoding {
+            RawEncoding::Mulaw => {
+                interleaved.extend(chunk.iter().map(|&b| i16_to_f32(g711::mulaw_to_linear(b))))
+            }
+            RawEncoding::Alaw => {
+                interleaved.extend(chunk.iter().map(|&b| i16_to_f32(g711::alaw_to_linear(b))))
+            }
+            RawEncoding::Linear16 => interleaved.extend(
+                chunk
+                    .chunks_exact(2)
+                    .map(|c| i16_to_f32(i16::from_le_bytes([c[0], c[1]]))),
+            ),
+        }
+        if channels == 1 {
+            sink.push(&interleaved)?;
+        } else {
+            mono.clear();
+            // `channels` is non-zero, so this cannot fail.
+            let _ = downmix_to_mono_into(&interleaved, channels, &mut mono);
+            sink.push(&mono)?;
+        }
     }
-    let mut mono = Vec::with_capacity(interleaved.len() / channels);
-    // `channels` is non-zero, so this cannot fail.
-    let _ = downmix_to_mono_into(&interleaved, channels, &mut mono);
-    mono
+    Ok(())
 }
 
 #[cfg(test)]

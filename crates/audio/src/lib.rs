@@ -26,6 +26,7 @@
 //! * [`wav`] — RIFF/WAVE header validation and sample reading (hound).
 //! * [`wav_stream`] — the header of a WAV that arrives in pieces (live streams).
 //! * `compressed` — MP3, FLAC and Ogg Vorbis through symphonia (private).
+//! * `sink` — limit checks and chunk-by-chunk resampling shared by the decoders (private).
 //! * [`mod@encode`] — [`encode()`], streaming [`AudioEncoder`], [`OutputFormat`] and MIME types.
 //! * [`mp3`] — LAME-based MP3 encoding used by [`encode()`] and [`AudioEncoder`].
 //! * [`error`] — [`PcmError`], [`ResampleError`], [`DecodeError`], [`EncodeError`].
@@ -38,6 +39,7 @@ pub mod g711;
 pub mod mp3;
 pub mod pcm;
 pub mod resample;
+mod sink;
 pub mod wav;
 pub mod wav_stream;
 

@@ -23,11 +23,10 @@
 
 use std::io::{Cursor, Read};
 
-use crate::decode::{
-    check_source_rate, decode_interleaved, DecodeLimits, RawEncoding, SourceAudio,
-};
+use crate::decode::{check_source_rate, decode_interleaved_into, RawEncoding};
 use crate::error::DecodeError;
 use crate::pcm::sanitize;
+use crate::sink::{MonoSink, CHUNK_FRAMES};
 
 /// `data` chunk lengths that mean "unknown length, read to the end".
 pub const UNKNOWN_LENGTH_PLACEHOLDERS: [u32; 4] = [0, 0xFFFF_FFFF, 0x7FFF_FFFF, 0x7FFF_F000];
@@ -242,7 +241,11 @@ fn map_hound(err: hound::Error) -> DecodeError {
 /// built from the validated [`Format`] (so quirks of the original `fmt `
 /// chunk — odd sizes, wrong byte rate, placeholder lengths — cannot trip it),
 /// chained to the original, uncopied audio bytes.
-fn decode_with_hound(bytes: &[u8], layout: &Layout) -> Result<Vec<f32>, DecodeError> {
+fn decode_with_hound(
+    bytes: &[u8],
+    layout: &Layout,
+    sink: &mut MonoSink,
+) -> Result<(), DecodeError> {
     let f = &layout.format;
     let data_len = u32::try_from(layout.data_len).map_err(|_| DecodeError::Unsupported {
         what: "WAV data chunk longer than 4 GiB".into(),
@@ -272,37 +275,46 @@ fn decode_with_hound(bytes: &[u8], layout: &Layout) -> Result<Vec<f32>, DecodeEr
     let spec = reader.spec();
     let channels = usize::from(layout.format.channels);
     let frames = layout.data_len / usize::from(layout.format.block_align);
-    let mut mono = Vec::with_capacity(frames);
+    let mut mono = Vec::with_capacity(CHUNK_FRAMES.min(frames));
     let inv_channels = 1.0 / channels as f32;
-    match spec.sample_format {
-        hound::SampleFormat::Float => {
-            let mut samples = reader.samples::<f32>();
-            for _ in 0..frames {
-                let mut sum = 0.0f32;
-                for _ in 0..channels {
-                    let s = samples.next().unwrap_or(Ok(0.0)).map_err(map_hound)?;
-                    sum += sanitize(s);
+    let mut left = frames;
+    while left > 0 {
+        let chunk = left.min(CHUNK_FRAMES);
+        left -= chunk;
+        mono.clear();
+        match spec.sample_format {
+            hound::SampleFormat::Float => {
+                let mut samples = reader.samples::<f32>();
+                for _ in 0..chunk {
+                    let mut sum = 0.0f32;
+                    for _ in 0..channels {
+                        let s = samples.next().unwrap_or(Ok(0.0)).map_err(map_hound)?;
+                        sum += sanitize(s);
+                    }
+                    mono.push(sanitize(sum * inv_channels));
                 }
-                mono.push(sanitize(sum * inv_channels));
+            }
+            hound::SampleFormat::Int => {
+                let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f64;
+                let mut samples = reader.samples::<i32>();
+                for _ in 0..chunk {
+                    let mut sum = 0i64;
+                    for _ in 0..channels {
+                        sum += i64::from(samples.next().unwrap_or(Ok(0)).map_err(map_hound)?);
+                    }
+                    mono.push((sum as f64 * scale / channels as f64) as f32);
+                }
             }
         }
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f64;
-            let mut samples = reader.samples::<i32>();
-            for _ in 0..frames {
-                let mut sum = 0i64;
-                for _ in 0..channels {
-                    sum += i64::from(samples.next().unwrap_or(Ok(0)).map_err(map_hound)?);
-                }
-                mono.push((sum as f64 * scale / channels as f64) as f32);
-            }
-        }
+        sink.push(&mono)?;
     }
-    Ok(mono)
+    Ok(())
 }
 
-/// Decodes a RIFF/WAVE file to mono at its own sample rate.
-pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<SourceAudio, DecodeError> {
+/// Decodes a RIFF/WAVE file into `sink`: the limits are checked from the
+/// header before any sample is read, then the audio is converted and
+/// resampled [`CHUNK_FRAMES`] frames at a time.
+pub(crate) fn decode(bytes: &[u8], sink: &mut MonoSink) -> Result<(), DecodeError> {
     let layout = parse_layout(bytes)?;
     let format = layout.format;
     if layout.data_len == 0 {
@@ -315,18 +327,15 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<SourceAudio,
         });
     }
     let frames = layout.data_len / usize::from(format.block_align);
-    limits.check(frames as u64, format.rate)?;
+    sink.set_source_rate(format.rate)?;
+    sink.admit(frames, usize::from(format.channels))?;
+    sink.reserve_for(frames);
     let data = &bytes[layout.data_start..layout.data_start + layout.data_len];
-    let mono = match format.tag {
-        TAG_MULAW => decode_interleaved(data, RawEncoding::Mulaw, format.channels),
-        TAG_ALAW => decode_interleaved(data, RawEncoding::Alaw, format.channels),
-        _ => decode_with_hound(bytes, &layout)?,
-    };
-    Ok(SourceAudio {
-        mono,
-        rate: format.rate,
-        channels: format.channels,
-    })
+    match format.tag {
+        TAG_MULAW => decode_interleaved_into(data, RawEncoding::Mulaw, format.channels, sink),
+        TAG_ALAW => decode_interleaved_into(data, RawEncoding::Alaw, format.channels, sink),
+        _ => decode_with_hound(bytes, &layout, sink),
+    }
 }
 
 #[cfg(test)]
@@ -574,7 +583,7 @@ mod tests {
     #[test]
     fn too_long_detected_from_header() {
         let v = wav(1, 1, 8_000, 16, 0xFFFF_FFFF, &vec![0; 16_002]);
-        let limits = DecodeLimits::with_max_duration_s(1.0);
+        let limits = crate::DecodeLimits::with_max_duration_s(1.0);
         assert!(matches!(
             crate::decode::decode_file_with_limits(&v, None, 8_000, &limits),
             Err(DecodeError::TooLong { .. })
