@@ -227,3 +227,26 @@ fn missing_model_names_the_pull_command() {
         "{err}"
     );
 }
+
+/// Prompts are caller input: 1 500 words (past whisper.cpp's 1 024-token
+/// buffer), one enormous word, NULs and emoji must all transcribe normally.
+#[test]
+fn hostile_prompts_are_bounded_not_fatal() {
+    let mut w = worker();
+    let audio = read_wav("fox.wav");
+    let many_words: Vec<String> = (0..1_500).map(|i| format!("word{i}")).collect();
+    for prompt in [
+        many_words.join(" "),
+        "x".repeat(200_000),
+        format!("{}\0{}", "fox ".repeat(400), "😀".repeat(5_000)),
+        "s's".repeat(20_000),
+    ] {
+        let opts = TranscribeOptions {
+            initial_prompt: Some(prompt),
+            ..TranscribeOptions::default()
+        };
+        let t = w.transcribe(&audio, &opts).unwrap();
+        let wer = word_error_rate(FOX, &t.text());
+        assert!(wer <= 0.25, "WER {wer:.2}: {:?}", t.text());
+    }
+}

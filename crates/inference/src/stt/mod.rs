@@ -20,6 +20,7 @@ mod hooks;
 mod model;
 mod options;
 mod params;
+mod prompt;
 mod splice;
 mod transcript;
 pub mod wer;

@@ -8,6 +8,7 @@ use whisper_rs::{get_lang_id, get_lang_str, WhisperState};
 use super::audio_ctx::{audio_ctx_for, SAMPLE_RATE};
 use super::hooks::{full_with_hooks, DecodeHooks};
 use super::params::base_params;
+use super::prompt::{bounded_prompt_text, MAX_PROMPT_TOKENS, TOKENIZE_BUFFER};
 use super::splice::Spliced;
 use super::wer::normalize_words;
 use super::words::{make_monotonic, merge_words, RawToken};
@@ -19,8 +20,6 @@ use crate::vad::{SpeechRegion, Vad};
 pub const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
 /// Seconds a segment may miss every VAD region by and still be kept.
 const GATE_TOLERANCE_S: f64 = 0.2;
-/// Longest prompt kept, in tokens (whisper.cpp keeps n_text_ctx / 2).
-const MAX_PROMPT_TOKENS: usize = 223;
 /// Faster than any real speech (≈3 words/s is fast conversation).
 const MAX_WORDS_PER_SECOND: f64 = 6.0;
 /// whisper.cpp's limit on parallel decoders (beams / best_of).
@@ -299,11 +298,6 @@ impl SttWorker {
         if o.threads > 64 {
             return bad(format!("threads {} (0–64)", o.threads));
         }
-        if let Some(p) = &o.initial_prompt {
-            if p.contains('\0') {
-                return bad("initial_prompt contains a NUL byte".into());
-            }
-        }
         Ok(())
     }
 
@@ -364,21 +358,29 @@ impl SttWorker {
         })
     }
 
+    /// The prompt's last [`MAX_PROMPT_TOKENS`] tokens, from text bounded by
+    /// [`bounded_prompt_text`] so the tokenizer's cost and output are bounded.
     fn prompt_tokens(&self, options: &TranscribeOptions) -> Result<Vec<i32>, SttError> {
-        let Some(prompt) = options
+        let Some(text) = options
             .initial_prompt
             .as_deref()
-            .filter(|p| !p.trim().is_empty())
+            .and_then(bounded_prompt_text)
         else {
             return Ok(Vec::new());
         };
-        // Leading space: the prompt reads like preceding speech.
-        let text = format!(" {}", prompt.trim());
         let mut tokens = self
             .model
             .context()
-            .tokenize(&text, 1024)
+            .tokenize(&text, TOKENIZE_BUFFER)
             .map_err(|e| SttError::InvalidOption(format!("initial_prompt: {e:?}")))?;
+        // whisper-rs 0.16 treats only -1 as an error; a longer result would
+        // come back as a bogus length. The byte bound rules that out, and this
+        // keeps it ruled out should the bound ever change.
+        if tokens.len() > TOKENIZE_BUFFER {
+            return Err(SttError::InvalidOption(
+                "initial_prompt: too many tokens".into(),
+            ));
+        }
         if tokens.len() > MAX_PROMPT_TOKENS {
             tokens.drain(..tokens.len() - MAX_PROMPT_TOKENS);
         }
