@@ -230,6 +230,11 @@ impl StreamingRecognizer {
         self.in_flight.is_some() || !self.finals.is_empty()
     }
 
+    /// Finals waiting for a decode (not counting the one in flight).
+    pub fn queued_finals(&self) -> usize {
+        self.finals.len()
+    }
+
     fn end_sample(&self) -> u64 {
         self.buffer_start + self.buffer.len() as u64
     }

@@ -5,9 +5,15 @@
 //! `[2, 1, 128]` and `sr` (int64 sample rate), and return `output` `[1, 1]`
 //! (speech probability) and `stateN` (the next state). The names are checked
 //! at load time so a v4 model (separate `h`/`c` inputs) is refused clearly.
+//!
+//! ONNX Runtime needs exclusive access to a session per run, so the model
+//! holds a small set of sessions (one per core) and each run takes whichever
+//! is free: live streams on different threads never queue behind one
+//! process-wide lock.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -25,7 +31,8 @@ const STATE_LEN: usize = 2 * 128;
 /// A loaded Silero VAD model. `Send + Sync`: share it (in an `Arc`) between
 /// streams, each with its own [`SileroState`].
 pub struct SileroModel {
-    session: Mutex<Session>,
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
 }
 
 impl std::fmt::Debug for SileroModel {
@@ -61,7 +68,8 @@ impl SileroState {
 
 impl SileroModel {
     /// Loads `silero_vad.onnx`. ONNX Runtime must already be initialised
-    /// ([`crate::runtime::init`]); the session uses one intra-op thread.
+    /// ([`crate::runtime::init`]); one session per core (2–16), each with one
+    /// intra-op thread.
     pub fn load(path: &Path) -> Result<Self, VadError> {
         if !path.is_file() {
             return Err(VadError::ModelMissing {
@@ -87,15 +95,37 @@ impl SileroModel {
                 "expected probability and state outputs, got {outputs:?}"
             )));
         }
-        tracing::info!(model = %path.display(), "Silero VAD loaded");
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 16));
+        let mut sessions = vec![Mutex::new(session)];
+        for _ in 1..count {
+            sessions.push(Mutex::new(build_session(path, &options)?));
+        }
+        tracing::info!(model = %path.display(), sessions = count, "Silero VAD loaded");
         Ok(Self {
-            session: Mutex::new(session),
+            sessions,
+            next: AtomicUsize::new(0),
         })
+    }
+
+    /// A free session, or (all busy) the next one in turn.
+    fn session(&self) -> MutexGuard<'_, Session> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.sessions.len();
+        for i in 0..n {
+            match self.sessions[(start + i) % n].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.sessions[start % n]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Speech probability of one 512-sample window, advancing `state`.
     pub fn probability(&self, state: &mut SileroState, window: &[f32]) -> Result<f32, VadError> {
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = self.session();
         Self::run(&mut session, state, window)
     }
 
@@ -111,7 +141,7 @@ impl SileroModel {
     ) -> Result<(), VadError> {
         debug_assert_eq!(audio.len() % FRAME_SAMPLES, 0);
         for batch in audio.chunks(FRAME_SAMPLES * LOCK_BATCH) {
-            let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            let mut session = self.session();
             for window in batch.chunks_exact(FRAME_SAMPLES) {
                 out.push(Self::run(&mut session, state, window)?);
             }

@@ -81,6 +81,15 @@ impl AudioInput {
         self.rate
     }
 
+    /// Wire bytes per second of audio (for pacing).
+    pub fn bytes_per_second(&self) -> f64 {
+        let bytes_per_sample = match self.encoding {
+            InputEncoding::Mulaw | InputEncoding::Alaw => 1.0,
+            InputEncoding::Linear16 => 2.0,
+        };
+        bytes_per_sample * f64::from(self.channels) * f64::from(self.rate)
+    }
+
     /// Seconds of audio received so far (whole sample frames).
     pub fn seconds_received(&self) -> f64 {
         self.frames_in as f64 / f64::from(self.rate)

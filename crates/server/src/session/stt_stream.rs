@@ -1,9 +1,18 @@
 //! A [`StreamingRecognizer`] driven from async code.
 //!
-//! The recognizer is sans-IO: pushing audio runs only the VAD (about 0.1 ms
-//! of ONNX work per 32 ms frame, done inline), and every Whisper decode it
-//! asks for is submitted here to the STT worker pool, so no Whisper work runs
-//! on the async runtime. At most one decode per stream is in flight.
+//! The recognizer is sans-IO: pushing audio runs the wire-audio conversion,
+//! the resampler and the VAD (about 0.1 ms of ONNX work per 32 ms frame), and
+//! every Whisper decode it asks for is submitted here to the STT worker pool.
+//! None of that runs on the async runtime: conversion and VAD run on tokio's
+//! blocking threads (one message at a time per stream, so a 1 MiB frame of
+//! μ-law — two minutes of audio — never stalls other connections), and
+//! decodes on the pool. At most one decode per stream is in flight.
+//!
+//! Input is bounded two ways: a [`Pacer`] holds a stream to its burst plus a
+//! multiple of real time, and a stream whose queued finals reach
+//! [`MAX_QUEUED_FINALS`] runs them before it reads more audio. Either way the
+//! session simply stops reading its socket for a while (TCP back-pressure);
+//! no audio is dropped and memory stays bounded.
 //!
 //! When the pool is full a partial is simply skipped (a later one covers
 //! it); a final is retried every [`RETRY_INTERVAL`] and the stream fails with
@@ -11,6 +20,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -23,6 +33,11 @@ use vocalis_inference::stt::{SttError, Transcript};
 use vocalis_inference::vad::Vad;
 
 use super::audio_input::{AudioInput, AudioInputError};
+use super::pacing::Pacer;
+
+/// Finals a stream may have waiting for a worker before it stops reading
+/// audio and runs them first.
+pub const MAX_QUEUED_FINALS: usize = 4;
 
 /// How long a final may wait for a free worker before the stream fails.
 pub const BUSY_LIMIT: Duration = Duration::from_secs(10);
@@ -44,6 +59,9 @@ pub enum SttStreamError {
     /// The pool is shutting down or lost the job.
     #[error(transparent)]
     Pool(PoolError),
+    /// The blocking task converting audio failed (it panicked).
+    #[error("audio processing failed: {0}")]
+    Processing(String),
 }
 
 impl SttStreamError {
@@ -70,18 +88,27 @@ struct InFlight {
     handle: JobHandle<Result<Transcript, SttError>>,
 }
 
-/// One live stream: audio conversion, recognizer and the decode in flight.
-pub struct SttStream {
+/// The CPU side of a stream: wire audio → 16 kHz → VAD → recognizer. Run on
+/// blocking threads; the mutex is only ever taken by this stream's own task
+/// or by the one blocking job it is awaiting, so it is never contended.
+struct Core {
     input: AudioInput,
     recognizer: StreamingRecognizer,
+}
+
+/// One live stream: audio conversion, recognizer and the decode in flight.
+pub struct SttStream {
+    core: Arc<Mutex<Core>>,
     in_flight: Option<InFlight>,
     busy_since: Option<Instant>,
+    pacer: Pacer,
+    bytes_per_second: f64,
 }
 
 impl std::fmt::Debug for SttStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SttStream")
-            .field("position", &self.recognizer.position())
+            .field("position", &self.position())
             .field("in_flight", &self.in_flight.as_ref().map(|f| f.kind))
             .finish_non_exhaustive()
     }
@@ -101,57 +128,118 @@ impl SttStream {
         vad: &Vad,
         config: StreamingConfig,
     ) -> Result<Self, SttStreamError> {
+        let bytes_per_second = input.bytes_per_second();
         Ok(Self {
-            input,
-            recognizer: StreamingRecognizer::new(vad, config)?,
+            core: Arc::new(Mutex::new(Core {
+                input,
+                recognizer: StreamingRecognizer::new(vad, config)?,
+            })),
             in_flight: None,
             busy_since: None,
+            pacer: Pacer::live_default(),
+            bytes_per_second,
         })
+    }
+
+    /// Holds this stream to `pacer` (by default [`Pacer::live_default`]).
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
+    fn core(&self) -> MutexGuard<'_, Core> {
+        // A panic on a blocking thread cannot leave the core half-updated in
+        // a way that matters more than the error it already reported.
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `work` on the core on a blocking thread.
+    async fn on_core<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Core) -> Result<R, SttStreamError> + Send + 'static,
+    ) -> Result<R, SttStreamError> {
+        let core = Arc::clone(&self.core);
+        tokio::task::spawn_blocking(move || {
+            let mut core = core.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut core)
+        })
+        .await
+        .map_err(|e| SttStreamError::Processing(e.to_string()))?
     }
 
     /// Seconds of audio received (for billing).
     pub fn seconds_received(&self) -> f64 {
-        self.input.seconds_received()
+        self.core().input.seconds_received()
     }
 
     /// Seconds of stream audio the recognizer has consumed.
     pub fn position(&self) -> f64 {
-        self.recognizer.position()
+        self.core().recognizer.position()
     }
 
     /// The recognizer's settings.
-    pub fn config(&self) -> &StreamingConfig {
-        self.recognizer.config()
+    pub fn config(&self) -> StreamingConfig {
+        self.core().recognizer.config().clone()
     }
 
     /// Replaces the decode options used from the next decode on (e.g. a
     /// language change).
     pub fn set_language(&mut self, language: Option<String>) {
-        self.recognizer.set_language(language);
+        self.core().recognizer.set_language(language);
     }
 
-    /// Feeds wire bytes; returns VAD events (speech started).
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, SttStreamError> {
-        let audio = self.input.push(bytes)?;
-        Ok(self.recognizer.push(audio)?)
+    /// Feeds wire bytes; returns the events they produce: VAD events, and —
+    /// when this stream had [`MAX_QUEUED_FINALS`] finals waiting — the
+    /// partials and finals of the decodes run before returning. Waits first
+    /// when the client is ahead of its [`Pacer`].
+    pub async fn push(
+        &mut self,
+        bytes: &[u8],
+        pool: &SttPool,
+    ) -> Result<Vec<StreamEvent>, SttStreamError> {
+        if self.bytes_per_second > 0.0 {
+            self.pacer
+                .pace(bytes.len() as f64 / self.bytes_per_second)
+                .await;
+        }
+        let bytes = bytes.to_vec();
+        let mut events = self
+            .on_core(move |core| {
+                let audio = core.input.push(&bytes)?;
+                Ok(core.recognizer.push(audio)?)
+            })
+            .await?;
+        while self.core().recognizer.queued_finals() >= MAX_QUEUED_FINALS {
+            self.schedule(pool)?;
+            if self.in_flight.is_none() {
+                tokio::time::sleep(RETRY_INTERVAL).await;
+                continue;
+            }
+            let decoded = self.decoded().await;
+            events.extend(self.complete(decoded)?);
+        }
+        Ok(events)
     }
 
     /// Ends the current utterance now; its final follows from the decodes.
     pub fn finalize(&mut self) {
-        self.recognizer.finalize();
+        self.core().recognizer.finalize();
     }
 
     /// Ends the stream: flushes the audio and the VAD, finalizes the open utterance.
-    pub fn finish(&mut self) -> Result<Vec<StreamEvent>, SttStreamError> {
-        let tail = self.input.flush()?.to_vec();
-        let mut events = self.recognizer.push(&tail)?;
-        events.extend(self.recognizer.finish()?);
-        Ok(events)
+    pub async fn finish(&mut self) -> Result<Vec<StreamEvent>, SttStreamError> {
+        self.on_core(|core| {
+            let tail = core.input.flush()?.to_vec();
+            let mut events = core.recognizer.push(&tail)?;
+            events.extend(core.recognizer.finish()?);
+            Ok(events)
+        })
+        .await
     }
 
     /// Whether a decode is in flight or waiting.
     pub fn has_pending_work(&self) -> bool {
-        self.recognizer.has_pending_work()
+        self.core().recognizer.has_pending_work()
     }
 
     /// Whether a refused final is waiting for a worker.
@@ -166,7 +254,7 @@ impl SttStream {
         if self.in_flight.is_some() {
             return Ok(());
         }
-        let Some(request) = self.recognizer.next_request() else {
+        let Some(request) = self.core().recognizer.next_request() else {
             return Ok(());
         };
         let DecodeRequest {
@@ -187,7 +275,7 @@ impl SttStream {
                 Ok(())
             }
             Err(PoolError::Busy { .. }) => {
-                self.recognizer.release(request);
+                self.core().recognizer.release(request);
                 if kind == DecodeKind::Final {
                     let since = *self.busy_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= BUSY_LIMIT {
@@ -197,7 +285,7 @@ impl SttStream {
                 Ok(())
             }
             Err(other) => {
-                self.recognizer.release(request);
+                self.core().recognizer.release(request);
                 Err(SttStreamError::Pool(other))
             }
         }
@@ -219,14 +307,14 @@ impl SttStream {
             }
             Err(error) => return Err(SttStreamError::Pool(error)),
         };
-        Ok(self.recognizer.complete(decoded.ticket, result)?)
+        Ok(self.core().recognizer.complete(decoded.ticket, result)?)
     }
 
     /// Ends the stream and runs its remaining decodes: every event that
     /// follows, in order. Failures are logged, not returned: at the end of a
     /// session the events obtained so far are all that can still be sent.
     pub async fn finish_and_drain(&mut self, pool: &SttPool) -> Vec<StreamEvent> {
-        let mut events = match self.finish() {
+        let mut events = match self.finish().await {
             Ok(events) => events,
             Err(error) => {
                 tracing::warn!(%error, "cannot finish the stream");

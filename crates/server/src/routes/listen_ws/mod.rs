@@ -250,7 +250,7 @@ impl Session {
                     let Some(stream) = self.streams.get_mut(index) else {
                         continue;
                     };
-                    let events = match stream.push(&bytes) {
+                    let events = match stream.push(&bytes, &self.state.engines.stt).await {
                         Ok(events) => events,
                         Err(error) => return Some(failed(error)),
                     };

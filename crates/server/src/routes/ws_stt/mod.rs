@@ -436,7 +436,7 @@ impl Session {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
-        let events = match stream.push(bytes) {
+        let events = match stream.push(bytes, &self.state.engines.stt).await {
             Ok(events) => events,
             Err(error) => return Err(self.stream_failed(error)),
         };
