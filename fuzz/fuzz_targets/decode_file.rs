@@ -2,6 +2,10 @@
 //! respects the duration limit and every sample is finite.
 //!
 //! The first input byte picks the hint and target rate; the rest is the file.
+//! Seed: `fuzz/corpus/decode_file/flac_bomb_384k` (selector 3, then
+//! `crates/audio/tests/data/flac_bomb_384k.flac`: an hour of 384 kHz audio
+//! in 310 KB), committed with `git add -f` although the corpus directory is
+//! ignored.
 
 #![no_main]
 

@@ -124,7 +124,8 @@ fn flac_bomb(frames: u32) -> Vec<u8> {
     out.extend_from_slice(&[0x80, 0, 0, 34]);
     out.extend_from_slice(&BLOCK.to_be_bytes());
     out.extend_from_slice(&BLOCK.to_be_bytes());
-    out.extend_from_slice(&[0; 6]); // frame sizes unknown
+    // Frame sizes unknown.
+    out.extend_from_slice(&[0; 6]);
     // rate (20 bits) | channels - 1 (3) | bits - 1 (5) | total samples (36) = 0.
     out.extend_from_slice(&((RATE << 44) | (15 << 36)).to_be_bytes());
     out.extend_from_slice(&[0; 16]); // no MD5
@@ -207,4 +208,3 @@ fn the_bomb_stops_at_the_duration_limit_with_bounded_memory() {
     // 60 s × 8 kHz × 4 bytes = 1.9 MB of output; the source would be 92 MB.
     assert!(peak < 16 * MIB, "peak heap {} MiB", peak / MIB);
 }
-

@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub tts_price_per_1k_characters: f64,
     /// Longest audio accepted by one REST transcription, seconds.
     pub max_audio_seconds: f64,
+    /// Uploaded files decoding at once (REST transcription); one more waits
+    /// up to 2 s for a slot, then is refused `503 busy`.
+    pub max_concurrent_decodes: usize,
     /// Longest `input` of one `/v1/audio/speech` request, characters.
     pub max_speech_chars: usize,
     /// Outgoing email (`POST /v1/email/send`); off without `smtp_host`.
@@ -82,6 +85,7 @@ impl Default for ServerConfig {
             stt_price_per_minute: 0.003,
             tts_price_per_1k_characters: 0.015,
             max_audio_seconds: 3_600.0,
+            max_concurrent_decodes: 2,
             max_speech_chars: 100_000,
             email: crate::email::EmailConfig::default(),
         }
@@ -218,6 +222,12 @@ impl ServerConfig {
             return Err(ConfigError::Invalid {
                 field: "max_audio_seconds",
                 reason: format!("{} is below the minimum of 1", self.max_audio_seconds),
+            });
+        }
+        if !(1..=1_024).contains(&self.max_concurrent_decodes) {
+            return Err(ConfigError::Invalid {
+                field: "max_concurrent_decodes",
+                reason: format!("{} is outside 1 to 1024", self.max_concurrent_decodes),
             });
         }
         if self.max_speech_chars == 0 {

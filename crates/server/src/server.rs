@@ -39,6 +39,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every WebSocket session task, so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// One permit per concurrent file decode (`max_concurrent_decodes`).
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the server could not start.
@@ -113,6 +115,9 @@ impl Server {
             field: "jwt",
             reason: e.to_string(),
         })?;
+        let decode_slots = Arc::new(tokio::sync::Semaphore::new(
+            self.config.max_concurrent_decodes,
+        ));
         let state = AppState {
             started: Instant::now(),
             config: Arc::new(self.config),
@@ -122,6 +127,7 @@ impl Server {
             metrics: Arc::new(Metrics::default()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            decode_slots,
         };
         let shutdown = state.shutdown.clone();
         let tasks = state.tasks.clone();

@@ -121,6 +121,7 @@ async fn transcribe(
     };
     let sha256 = sha256_hex(&bytes);
     let decoded = audio::decode(
+        &state.decode_slots,
         bytes,
         format,
         state.config.max_audio_seconds,

@@ -71,6 +71,11 @@ pub enum Endpointing {
     Ms(u32),
 }
 
+/// Most audio channels any route accepts: the `channels` query parameter,
+/// a live WAV header on `/v1/listen`, and per-channel transcription of
+/// uploads (`multichannel=true`).
+pub const MAX_CHANNELS: u16 = 8;
+
 /// The query parameters of `/v1/listen` (pre-recorded and live), with
 /// Deepgram's names and defaults. Unknown parameters are collected in
 /// [`ignored`](Self::ignored), never refused (Deepgram adds features often).
@@ -171,7 +176,7 @@ impl ListenParams {
                 "utterances" => params.utterances = parse_bool(name, value)?,
                 "channels" => {
                     let channels: u16 = parse_num(name, value, "a channel count of 1 to 8")?;
-                    if !(1..=8).contains(&channels) {
+                    if !(1..=MAX_CHANNELS).contains(&channels) {
                         return Err(ParamError {
                             name: name.into(),
                             value: value.into(),

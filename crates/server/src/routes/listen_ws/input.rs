@@ -1,7 +1,9 @@
 //! The wire audio of one `/v1/listen` session: raw samples described by the
 //! query (`encoding`, `sample_rate`, `channels`), or a WAV stream whose
 //! header is read from the first bytes; split per channel when
-//! `multichannel=true`, hashed for `Metadata`.
+//! `multichannel=true`, hashed for `Metadata`. A header declaring more than
+//! [`MAX_CHANNELS`] channels is undecodable (close 1008 `DATA-0000`), so a
+//! client cannot make the session build thousands of recognizers.
 
 use sha2::{Digest, Sha256};
 use vocalis_audio::wav_stream::{parse_stream_header, StreamSampleFormat};
@@ -11,7 +13,7 @@ use vocalis_inference::vad::Vad;
 use crate::error::ApiError;
 use crate::session::audio_input::{AudioInput, InputEncoding};
 use crate::session::stt_stream::{SttStream, SttStreamError};
-use crate::wire::deepgram::ListenParams;
+use crate::wire::deepgram::{ListenParams, MAX_CHANNELS};
 
 /// Audio that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,12 @@ impl ChannelAudio {
                     )))
                 }
                 Ok(Some(header)) => {
+                    if header.channels > MAX_CHANNELS {
+                        return Err(InputError::Undecodable(format!(
+                            "the WAV header declares {} channels; at most {MAX_CHANNELS} are supported",
+                            header.channels
+                        )));
+                    }
                     let encoding = match header.format {
                         StreamSampleFormat::Pcm16 => InputEncoding::Linear16,
                         StreamSampleFormat::Mulaw => InputEncoding::Mulaw,
@@ -233,6 +241,27 @@ mod tests {
         let rest = audio.push(&wav[20..]).unwrap();
         assert_eq!(rest[0].len(), 1600);
         assert_eq!(audio.format().unwrap().rate, 8000);
+    }
+
+    #[test]
+    fn wav_headers_over_the_channel_limit_are_undecodable() {
+        let header = |channels: u16| {
+            let mut h = b"RIFF\xff\xff\xff\xffWAVEfmt \x10\0\0\0\x01\0".to_vec();
+            h.extend_from_slice(&channels.to_le_bytes());
+            h.extend_from_slice(&8_000u32.to_le_bytes());
+            h.extend_from_slice(&(16_000 * u32::from(channels)).to_le_bytes());
+            h.extend_from_slice(&2u16.wrapping_mul(channels).to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(b"data\xff\xff\xff\xff");
+            h
+        };
+        let mut audio = ChannelAudio::new(&params("multichannel=true"));
+        let error = audio.push(&header(u16::MAX)).unwrap_err();
+        assert!(error.to_string().contains("65535 channels"), "{error}");
+        assert!(audio.format().is_none());
+        let mut audio = ChannelAudio::new(&params("multichannel=true"));
+        audio.push(&header(MAX_CHANNELS)).unwrap();
+        assert_eq!(audio.format().unwrap().channels, MAX_CHANNELS);
     }
 
     #[test]

@@ -3,13 +3,22 @@
 //! mono `f32` off the async runtime ([`decode`]), optionally one track per
 //! channel (Deepgram's `multichannel=true`).
 //!
+//! At most `max_concurrent_decodes` files decode at once (a semaphore in
+//! [`AppState`](crate::server::AppState)); a request that finds every slot
+//! taken for [`DECODE_SLOT_WAIT`] is refused `503 busy`. Within a decode,
+//! `vocalis-audio`'s `DecodeLimits` bound the work and memory.
+//!
 //! `vocalis-audio` always mixes channels down, so per-channel decoding
 //! splits the input first: WAV files are rewritten as one mono WAV per
 //! channel (same sample format, so `vocalis-audio` still does all the
 //! validation) and raw audio is de-interleaved. Compressed files (MP3,
 //! FLAC, OGG) are mixed, and the caller is told so.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::body::Bytes;
+use tokio::sync::Semaphore;
 use vocalis_audio::{
     decode_file_with_limits, decode_raw_with_limits, DecodeError, DecodeLimits, RawEncoding,
 };
@@ -19,8 +28,12 @@ use crate::error::ApiError;
 /// Sample rate of every decoded track.
 pub(crate) const STT_RATE: u32 = 16_000;
 
-/// Most channels transcribed separately.
-pub(crate) const MAX_CHANNELS: usize = 8;
+/// Most channels transcribed separately (the limit every route shares).
+pub(crate) const MAX_CHANNELS: usize = crate::wire::deepgram::MAX_CHANNELS as usize;
+
+/// How long a decode waits for a free slot before the request is refused
+/// as busy.
+pub(crate) const DECODE_SLOT_WAIT: Duration = Duration::from_secs(2);
 
 /// The accepted types, for error messages.
 pub(crate) const SUPPORTED: &str = "WAV, MP3, FLAC or OGG files, or raw audio/mulaw;rate=8000, \
@@ -171,15 +184,29 @@ pub(crate) fn decode_error(error: DecodeError) -> ApiError {
     }
 }
 
-/// Decodes on the blocking pool. With `per_channel`, WAV and raw audio
-/// give one track per channel; everything else gives one mixed track.
+/// Decodes on the blocking pool once one of `slots` is free (waiting at
+/// most [`DECODE_SLOT_WAIT`], then [`ApiError::Busy`]). The slot is held
+/// until the blocking decode ends, even if the client goes away. With
+/// `per_channel`, WAV and raw audio give one track per channel; everything
+/// else gives one mixed track.
 pub(crate) async fn decode(
+    slots: &Arc<Semaphore>,
     bytes: Bytes,
     format: AudioFormat,
     max_audio_seconds: f64,
     per_channel: bool,
 ) -> Result<DecodedUpload, ApiError> {
+    let slot = match tokio::time::timeout(DECODE_SLOT_WAIT, slots.clone().acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(closed)) => return Err(ApiError::Internal(format!("decode slots: {closed}"))),
+        Err(_) => {
+            return Err(ApiError::Busy(
+                "every audio decoder is busy; retry in a few seconds".into(),
+            ))
+        }
+    };
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         decode_blocking(&bytes, format, max_audio_seconds, per_channel)
     })
     .await
@@ -450,6 +477,27 @@ mod tests {
         let mixed = decode_blocking(&bytes, AudioFormat::Container(None), 60.0, false).unwrap();
         assert_eq!(mixed.tracks.len(), 1);
         assert_eq!(mixed.source_channels, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn decodes_wait_for_a_slot_then_are_busy() {
+        let wav = wav(1, 16_000, &vec![vec![0i16]; 1_600]);
+        let slots = Arc::new(Semaphore::new(1));
+        let taken = slots.clone().acquire_owned().await.unwrap();
+        let format = AudioFormat::Container(None);
+        let refused = decode(&slots, Bytes::from(wav.clone()), format, 60.0, false)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, ApiError::Busy(_)), "{refused:?}");
+        // A slot freed while waiting is taken, and given back afterwards.
+        let waiting = decode(&slots, Bytes::from(wav), format, 60.0, false);
+        let release = async {
+            tokio::time::sleep(DECODE_SLOT_WAIT / 2).await;
+            drop(taken);
+        };
+        let (decoded, ()) = tokio::join!(waiting, release);
+        assert_eq!(decoded.unwrap().tracks[0].len(), 1_600);
+        assert_eq!(slots.available_permits(), 1);
     }
 
     #[test]

@@ -130,7 +130,14 @@ async fn transcribe(
         ApiError::Unprocessable("no audio: send a `file` part (multipart) or `audio` (JSON)".into())
     })?;
     let sha256 = (format == ResponseFormat::Deepgram).then(|| sha256_hex(&bytes));
-    let decoded = audio::decode(bytes, audio_format, state.config.max_audio_seconds, false).await?;
+    let decoded = audio::decode(
+        &state.decode_slots,
+        bytes,
+        audio_format,
+        state.config.max_audio_seconds,
+        false,
+    )
+    .await?;
     let word_timestamps = match format {
         ResponseFormat::Deepgram => true,
         ResponseFormat::VerboseJson => want_words,
