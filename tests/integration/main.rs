@@ -5,6 +5,8 @@
 //! - [`support`]: spawning the binary and finding its port.
 //! - [`tidy`]: checks over the source tree (every module has a `//!` doc).
 //! - [`auth`]: 401s for missing, wrong and revoked credentials.
+//! - [`credit`]: 402 without credit on every billable route, live sessions
+//!   stopped where credit runs out, 503 while the ledger's disk is full.
 //! - [`health`]: `/ws/health` and `/metrics`.
 //! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
@@ -17,6 +19,7 @@
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 
 mod auth;
+mod credit;
 mod health;
 mod keys;
 mod listen_ws;

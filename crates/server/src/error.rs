@@ -50,6 +50,12 @@ pub enum ApiError {
     /// The SMTP relay refused the message or could not be reached.
     #[error("{0}")]
     EmailSendFailed(String),
+    /// The tenant has a credit limit and no credit left (402).
+    #[error("{0}")]
+    InsufficientCredits(String),
+    /// Usage cannot be recorded, so no billable work is accepted (503).
+    #[error("{0}")]
+    LedgerUnavailable(String),
     /// Something failed inside the server; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -69,6 +75,8 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::EmailUnavailable(_) => "service_unavailable",
             Self::EmailSendFailed(_) => "email_send_failed",
+            Self::InsufficientCredits(_) => "insufficient_credits",
+            Self::LedgerUnavailable(_) => "ledger_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -86,6 +94,8 @@ impl ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::EmailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::EmailSendFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::LedgerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +118,28 @@ impl ApiError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+impl ApiError {
+    /// The response on `/v1/listen`: billing refusals (402
+    /// `insufficient_credits`, 503 `ledger_unavailable`) in Deepgram's shape,
+    /// `{"err_code":…,"err_msg":…,"request_id":…}` with the stable code
+    /// upper-cased (`INSUFFICIENT_CREDITS`); other errors in the common
+    /// shape, as before. The status is [`status`](Self::status) either way.
+    pub fn into_listen_response(self, request_id: &str) -> Response {
+        if !matches!(
+            self,
+            Self::InsufficientCredits(_) | Self::LedgerUnavailable(_)
+        ) {
+            return self.into_response();
+        }
+        let body = json!({
+            "err_code": self.code().to_ascii_uppercase(),
+            "err_msg": self.public_message(),
+            "request_id": request_id,
+        });
+        (self.status(), Json(body)).into_response()
     }
 }
 
@@ -180,6 +212,16 @@ mod tests {
                 502,
                 "email_send_failed",
             ),
+            (
+                ApiError::InsufficientCredits(String::new()),
+                402,
+                "insufficient_credits",
+            ),
+            (
+                ApiError::LedgerUnavailable(String::new()),
+                503,
+                "ledger_unavailable",
+            ),
         ];
         for (error, status, code) in cases {
             assert_eq!(error.status().as_u16(), status, "{error:?}");
@@ -211,6 +253,10 @@ pub enum SessionClose {
     /// The server is shutting down (1001).
     #[error("server shutting down")]
     ShuttingDown,
+    /// Usage cannot be recorded, so the session cannot go on (1013, try
+    /// again later).
+    #[error("usage cannot be recorded")]
+    LedgerUnavailable,
     /// An internal failure (1011).
     #[error("internal error")]
     Internal,
@@ -221,7 +267,7 @@ impl SessionClose {
     pub fn close_code(&self) -> u16 {
         match self {
             Self::InsufficientCredits | Self::BadAudio => 1008,
-            Self::Busy => 1013,
+            Self::Busy | Self::LedgerUnavailable => 1013,
             Self::IdleTimeout | Self::Internal => 1011,
             Self::TooBig => 1009,
             Self::ShuttingDown => 1001,
@@ -237,6 +283,7 @@ impl SessionClose {
             Self::TooBig => "MESSAGE_TOO_BIG",
             Self::BadAudio => "INVALID_AUDIO",
             Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
+            Self::LedgerUnavailable => "LEDGER_UNAVAILABLE",
             Self::Internal => "INTERNAL_ERROR",
         }
     }
@@ -250,6 +297,7 @@ impl SessionClose {
             Self::Busy => "SERVER_BUSY",
             Self::TooBig => "DATA-0001",
             Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
+            Self::LedgerUnavailable => "LEDGER_UNAVAILABLE",
             Self::Internal => "NET-0000",
         }
     }
@@ -263,6 +311,7 @@ impl SessionClose {
             Self::TooBig => "message_too_big",
             Self::BadAudio => "invalid_audio",
             Self::ShuttingDown => "shutting_down",
+            Self::LedgerUnavailable => "ledger_unavailable",
             Self::Internal => "internal_error",
         }
     }
@@ -271,7 +320,9 @@ impl SessionClose {
     pub fn outcome(&self) -> crate::store::ledger::Outcome {
         use crate::store::ledger::Outcome;
         match self {
-            Self::Internal | Self::Busy | Self::ShuttingDown => Outcome::ServerError,
+            Self::Internal | Self::Busy | Self::ShuttingDown | Self::LedgerUnavailable => {
+                Outcome::ServerError
+            }
             _ => Outcome::ClientError,
         }
     }

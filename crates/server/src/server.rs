@@ -29,6 +29,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Tenants, keys and the usage ledger (SQLite today, behind the trait).
     pub store: SharedStorage,
+    /// Usage writes with retries and the ledger's health (billing's view).
+    pub ledger: crate::billing::Ledger,
     /// Checks credentials.
     pub auth: Authenticator,
     /// The loaded engines.
@@ -118,15 +120,17 @@ impl Server {
         let decode_slots = Arc::new(tokio::sync::Semaphore::new(
             self.config.max_concurrent_decodes,
         ));
+        let tasks = TaskTracker::new();
         let state = AppState {
             started: Instant::now(),
+            ledger: crate::billing::Ledger::new(store.clone(), tasks.clone()),
             config: Arc::new(self.config),
             auth: Authenticator::new(store.clone(), jwt),
             store,
             engines: self.engines,
             metrics: Arc::new(Metrics::default()),
             shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            tasks,
             decode_slots,
         };
         let shutdown = state.shutdown.clone();

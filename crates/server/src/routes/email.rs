@@ -41,7 +41,12 @@ async fn send(
     request: Request,
 ) -> Response {
     let id = new_session_id("email");
-    let meter = RequestMeter::start(&state, &caller.principal, Service::Email, ROUTE, id.clone());
+    let admitted =
+        RequestMeter::admit(&state, &caller.principal, Service::Email, ROUTE, id.clone());
+    let meter = match admitted.await {
+        Ok(meter) => meter,
+        Err(refused) => return with_request_id(refused.into_response(), &id),
+    };
     let response = match deliver(&state, &service, &caller.principal.tenant, &id, request).await {
         Ok(response) => {
             meter.ok().await;

@@ -40,23 +40,22 @@ async fn listen(
     request: Request,
 ) -> Response {
     let id = new_request_id();
-    let mut meter = RequestMeter::start(
+    let admitted = RequestMeter::admit(
         &state,
         &caller.principal,
         Service::Stt,
         LEDGER_ROUTE,
         id.clone(),
     );
+    let mut meter = match admitted.await {
+        Ok(meter) => meter,
+        Err(refused) => return with_request_id(refused.into_listen_response(&id), &id),
+    };
     let _active = state.metrics.session_started(Route::Transcriptions);
-    let response = match transcribe(&state, &mut meter, request).await {
-        Ok(response) => {
-            meter.ok().await;
-            response
-        }
-        Err(error) => {
-            meter.failed(&error).await;
-            error.into_response()
-        }
+    let result = transcribe(&state, &mut meter, request).await;
+    let response = match meter.finish(result).await {
+        Ok(response) => response,
+        Err(error) => error.into_listen_response(&id),
     };
     with_request_id(response, &id)
 }

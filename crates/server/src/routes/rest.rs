@@ -1,6 +1,6 @@
 //! Plumbing shared by the REST endpoints (`/v1/audio/*`, `POST /v1/listen`,
-//! `/v1/email/send`): reading a body under `max_body_bytes`, one usage
-//! record per authenticated request ([`RequestMeter`]), and the
+//! `/v1/email/send`): reading a body under `max_body_bytes`, admission and
+//! one usage record per admitted request ([`RequestMeter`]), and the
 //! `x-request-id` header that names that record.
 
 use axum::body::{Body, Bytes};
@@ -91,9 +91,12 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Meters one REST request into exactly one usage record. Commit it with
-/// [`ok`](Self::ok) or [`failed`](Self::failed); if the request is dropped
-/// first (the client went away), the record is written as `cancelled`.
+/// Meters one REST request into exactly one usage record. Created by
+/// [`admit`](Self::admit), which refuses the request (402 without credit,
+/// 503 while the ledger cannot be written) before any work and without a
+/// record. Commit it with [`finish`](Self::finish), [`ok`](Self::ok) or
+/// [`failed`](Self::failed); if the request is dropped first (the client
+/// went away), the record is written as `cancelled`, off the runtime.
 #[derive(Debug)]
 pub(crate) struct RequestMeter {
     meter: Option<Meter>,
@@ -101,8 +104,21 @@ pub(crate) struct RequestMeter {
 }
 
 impl RequestMeter {
+    /// Admits a billable request (see [`crate::billing::credit`]) and starts
+    /// metering it with id `id`.
+    pub(crate) async fn admit(
+        state: &AppState,
+        principal: &Principal,
+        service: Service,
+        route: &str,
+        id: String,
+    ) -> Result<Self, ApiError> {
+        crate::billing::admit(&state.ledger, principal).await?;
+        Ok(Self::start(state, principal, service, route, id))
+    }
+
     /// Starts metering a request with id `id`.
-    pub(crate) fn start(
+    fn start(
         state: &AppState,
         principal: &Principal,
         service: Service,
@@ -110,7 +126,7 @@ impl RequestMeter {
         id: String,
     ) -> Self {
         let meter = Meter::start(
-            state.store.clone(),
+            &state.ledger,
             state.prices(),
             principal,
             service,
@@ -142,40 +158,61 @@ impl RequestMeter {
         }
     }
 
-    /// Writes the record with `outcome`.
-    pub(crate) async fn commit(mut self, outcome: Outcome, error_code: Option<&str>) {
-        if let Some(meter) = self.meter.take() {
-            if let Err(error) = meter.commit(outcome, error_code).await {
+    /// Writes the record with `outcome`; `false` when it could not be
+    /// written (the ledger is then marked unavailable).
+    pub(crate) async fn commit(mut self, outcome: Outcome, error_code: Option<&str>) -> bool {
+        let Some(meter) = self.meter.take() else {
+            return true;
+        };
+        match meter.commit(outcome, error_code).await {
+            Ok(_) => true,
+            Err(error) => {
                 tracing::error!(request_id = %self.id, %error, "cannot record usage");
+                false
+            }
+        }
+    }
+
+    /// Commits the request's record and passes its result on; a result
+    /// whose usage cannot be recorded is not served: it becomes
+    /// [`ApiError::LedgerUnavailable`] (503).
+    pub(crate) async fn finish(
+        self,
+        result: Result<Response, ApiError>,
+    ) -> Result<Response, ApiError> {
+        match result {
+            Ok(response) => {
+                if self.commit(Outcome::Ok, None).await {
+                    Ok(response)
+                } else {
+                    Err(ApiError::LedgerUnavailable(
+                        "usage could not be recorded, so the result is withheld; retry shortly"
+                            .into(),
+                    ))
+                }
+            }
+            Err(error) => {
+                self.failed(&error).await;
+                Err(error)
             }
         }
     }
 
     /// Writes the record of a request that succeeded.
     pub(crate) async fn ok(self) {
-        self.commit(Outcome::Ok, None).await;
+        let _ = self.commit(Outcome::Ok, None).await;
     }
 
     /// Writes the record of a request that failed with `error`.
     pub(crate) async fn failed(self, error: &ApiError) {
-        self.commit(error.outcome(), Some(error.code())).await;
+        let _ = self.commit(error.outcome(), Some(error.code())).await;
     }
 }
 
 impl Drop for RequestMeter {
     fn drop(&mut self) {
-        let Some(meter) = self.meter.take() else {
-            return;
-        };
-        let id = std::mem::take(&mut self.id);
-        let commit = move || {
-            if let Err(error) = meter.commit_blocking(Outcome::Cancelled, Some("client_closed")) {
-                tracing::error!(request_id = %id, %error, "cannot record usage");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(commit)),
-            Err(_) => commit(),
+        if let Some(meter) = self.meter.take() {
+            meter.commit_detached(Outcome::Cancelled, Some("client_closed"));
         }
     }
 }

@@ -98,13 +98,12 @@ async fn speech(
     request: Request,
 ) -> Response {
     let id = new_request_id();
-    let meter = RequestMeter::start(
-        &state,
-        &caller.principal,
-        Service::Tts,
-        Route::Speech.path(),
-        id.clone(),
-    );
+    let route = Route::Speech.path();
+    let admitted = RequestMeter::admit(&state, &caller.principal, Service::Tts, route, id.clone());
+    let meter = match admitted.await {
+        Ok(meter) => meter,
+        Err(refused) => return with_request_id(refused.into_response(), &id),
+    };
     let response = match prepare(&state, request).await {
         Ok(plan) => synthesize(&state, meter, plan).await,
         Err(error) => {

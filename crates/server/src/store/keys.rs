@@ -91,7 +91,7 @@ impl Store {
             return Ok(None);
         };
         let row: Option<(String, Vec<u8>, Option<i64>)> = self
-            .conn()
+            .read_conn()
             .query_row(
                 "SELECT tenant, sha256, revoked_at FROM api_keys WHERE prefix = ?1",
                 params![prefix],
@@ -111,7 +111,7 @@ impl Store {
 
     /// Every key, newest first.
     pub fn list_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read_conn();
         let mut statement = conn.prepare(
             "SELECT prefix, tenant, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, prefix",
         )?;

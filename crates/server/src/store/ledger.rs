@@ -204,38 +204,42 @@ impl Store {
     }
 
     fn query_usage(&self, filter: &str, value: &str) -> Result<Vec<UsageRecord>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(&format!(
-            "SELECT session_id, tenant, key_prefix, service, route, started_at, ended_at,
-                audio_seconds, characters, billed_seconds, cost_micros, outcome, error_code
-             FROM usage {filter} ORDER BY id"
-        ))?;
-        let rows = statement.query_map(params![value], |row| {
-            let outcome: String = row.get(11)?;
-            Ok(UsageRecord {
-                session_id: row.get(0)?,
-                tenant: row.get(1)?,
-                key_prefix: row.get(2)?,
-                service: row.get(3)?,
-                route: row.get(4)?,
-                started_at: row.get(5)?,
-                ended_at: row.get(6)?,
-                audio_seconds: row.get(7)?,
-                characters: row.get(8)?,
-                billed_seconds: row.get(9)?,
-                cost_micros: row.get(10)?,
-                outcome: match outcome.as_str() {
-                    "ok" => Outcome::Ok,
-                    "client_error" => Outcome::ClientError,
-                    "cancelled" => Outcome::Cancelled,
-                    "open" => Outcome::Open,
-                    _ => Outcome::ServerError,
-                },
-                error_code: row.get(12)?,
-            })
-        })?;
+        let conn = self.read_conn();
+        let mut statement =
+            conn.prepare(&format!("SELECT {COLUMNS} FROM usage {filter} ORDER BY id"))?;
+        let rows = statement.query_map(params![value], record_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// The columns [`record_from_row`] reads, in its order.
+pub(crate) const COLUMNS: &str = "session_id, tenant, key_prefix, service, route, started_at, \
+    ended_at, audio_seconds, characters, billed_seconds, cost_micros, outcome, error_code";
+
+/// A record from a row selected with [`COLUMNS`] first.
+pub(crate) fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UsageRecord> {
+    let outcome: String = row.get(11)?;
+    Ok(UsageRecord {
+        session_id: row.get(0)?,
+        tenant: row.get(1)?,
+        key_prefix: row.get(2)?,
+        service: row.get(3)?,
+        route: row.get(4)?,
+        started_at: row.get(5)?,
+        ended_at: row.get(6)?,
+        audio_seconds: row.get(7)?,
+        characters: row.get(8)?,
+        billed_seconds: row.get(9)?,
+        cost_micros: row.get(10)?,
+        outcome: match outcome.as_str() {
+            "ok" => Outcome::Ok,
+            "client_error" => Outcome::ClientError,
+            "cancelled" => Outcome::Cancelled,
+            "open" => Outcome::Open,
+            _ => Outcome::ServerError,
+        },
+        error_code: row.get(12)?,
+    })
 }
 
 #[cfg(test)]

@@ -11,21 +11,29 @@
 //! WAL journaling and `synchronous=FULL`, so a committed usage record survives
 //! a crash or power loss.
 //!
+//! Writes go through one connection behind a mutex; reads (key checks,
+//! tenants, `/v1/usage` pages) use a small pool of read-only connections
+//! ([`READERS`]), so a reader never waits for a write's fsync and a usage
+//! query never holds up authentication. WAL lets readers and the writer
+//! proceed together. An in-memory store (tests) has a single connection.
+//!
 //! # Layout
 //! - [`schema`]: table definitions and migrations.
 //! - [`tenants`]: tenants and their credit balances.
 //! - [`keys`]: API key generation, hashing and constant-time checks.
 //! - [`ledger`]: usage records, exactly one per accepted session or request.
+//! - [`report`]: pages and totals of the ledger for `/v1/usage`; the probe write.
 
 pub mod keys;
 pub mod ledger;
+pub mod report;
 pub mod schema;
 pub mod tenants;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +103,11 @@ pub trait Storage: Send + Sync + 'static {
     fn record_usage(&self, record: &ledger::UsageRecord) -> Result<Option<i64>, StoreError>;
     /// Every usage row of a tenant (open ones too), oldest first.
     fn usage_for_tenant(&self, tenant: &str) -> Result<Vec<ledger::UsageRecord>, StoreError>;
+    /// One page of a tenant's usage rows in a time range, oldest first, and
+    /// the totals of the whole range.
+    fn usage_page(&self, query: &report::UsageQuery) -> Result<report::UsagePage, StoreError>;
+    /// A small write that proves the ledger can be written again.
+    fn probe_write(&self) -> Result<(), StoreError>;
 }
 
 /// Storage shared by every handler.
@@ -139,12 +152,25 @@ impl Storage for Store {
     fn usage_for_tenant(&self, tenant: &str) -> Result<Vec<ledger::UsageRecord>, StoreError> {
         Store::usage_for_tenant(self, tenant)
     }
+
+    fn usage_page(&self, query: &report::UsageQuery) -> Result<report::UsagePage, StoreError> {
+        Store::usage_page(self, query)
+    }
+
+    fn probe_write(&self) -> Result<(), StoreError> {
+        Store::probe_write(self)
+    }
 }
+
+/// Read-only connections of a file-backed store.
+pub const READERS: usize = 2;
 
 /// A handle to the database; cheap to clone, safe to share across threads.
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections; empty for an in-memory store.
+    readers: Arc<[Mutex<Connection>]>,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,11 +192,24 @@ impl Store {
             source,
         })?;
         let path = Self::db_path(data_dir);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+        let open_error = |source| StoreError::Open {
             path: path.clone(),
             source,
-        })?;
-        Self::from_connection(conn)
+        };
+        let conn = Connection::open(&path).map_err(open_error)?;
+        let mut store = Self::from_connection(conn)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(open_error)?;
+            reader.busy_timeout(BUSY_TIMEOUT)?;
+            readers.push(Mutex::new(reader));
+        }
+        store.readers = readers.into();
+        Ok(store)
     }
 
     /// An in-memory store, for tests.
@@ -179,13 +218,14 @@ impl Store {
     }
 
     fn from_connection(conn: Connection) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new([]),
         })
     }
 
@@ -196,7 +236,28 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// A connection for reads: a free read-only one, else the first reader
+    /// (or the only connection of an in-memory store).
+    pub(crate) fn read_conn(&self) -> MutexGuard<'_, Connection> {
+        for reader in self.readers.iter() {
+            match reader.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        match self.readers.first() {
+            Some(reader) => reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            None => self.conn(),
+        }
+    }
 }
+
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Seconds since the Unix epoch, as stored in the database.
 pub fn now_unix() -> i64 {

@@ -45,6 +45,14 @@ CREATE INDEX usage_by_tenant ON usage(tenant, started_at);
 ALTER TABLE tenants ADD COLUMN stt_price_per_minute REAL;
 ALTER TABLE tenants ADD COLUMN tts_price_per_1k_characters REAL;
 "#,
+    // 3: one row rewritten by the ledger's probe write, which tells whether
+    // the ledger can be written again after a failed usage write.
+    r#"
+CREATE TABLE ledger_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Applies every migration newer than the database's `user_version`.

@@ -69,7 +69,7 @@ impl Store {
 
     /// Looks a tenant up by name.
     pub fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
-        let conn = self.conn();
+        let conn = self.read_conn();
         Ok(conn
             .query_row(
                 "SELECT name, company, credit_micros, stt_price_per_minute,

@@ -68,12 +68,17 @@ async fn upgrade(
         upgrade = upgrade.protocols([protocol.clone()]);
     }
     let request_id = crate::wire::deepgram::new_request_id();
+    let credit = match crate::billing::admit(&state.ledger, &caller.principal).await {
+        Ok(admission) => admission.credit_micros,
+        Err(refused) => return refused.into_listen_response(&request_id),
+    };
     let principal = caller.principal;
     let span = tracing::info_span!("listen", request_id = %request_id, tenant = %principal.tenant,
         key = principal.key_prefix.as_deref().unwrap_or("jwt"));
     let tasks = state.tasks.clone();
     upgrade.on_upgrade(move |socket| {
-        tasks.track_future(run(socket, state, principal, params, request_id).instrument(span))
+        let session = run(socket, state, principal, params, request_id, credit);
+        tasks.track_future(session.instrument(span))
     })
 }
 
@@ -133,17 +138,19 @@ async fn run(
     principal: Principal,
     params: ListenParams,
     request_id: String,
+    credit_micros: Option<i64>,
 ) {
     let metrics = state.metrics.clone();
     let _active = metrics.session_started(Route::Listen);
-    let meter = Meter::start(
-        state.store.clone(),
+    let mut meter = Meter::start(
+        &state.ledger,
         state.prices(),
         &principal,
         Service::Stt,
         "/v1/listen",
         request_id.clone(),
     );
+    meter.limit_credit(credit_micros);
     let config = match streaming_config(&params, state.engines.multilingual) {
         Ok(config) => config,
         Err(_) => return,
@@ -261,7 +268,9 @@ impl Session {
                     }
                 }
                 self.meter.set_audio_seconds(self.billed_seconds());
-                self.meter.checkpoint().await;
+                if let Err(reason) = self.meter.checkpoint().await {
+                    return Some(End::Closed(reason));
+                }
             }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
                 Ok(ClientMessage::KeepAlive) => self.touch(),
@@ -315,7 +324,12 @@ impl Session {
         let client_present = !matches!(end, End::ClientGone);
         let finalize = matches!(
             end,
-            End::CloseStream | End::Closed(SessionClose::ShuttingDown | SessionClose::IdleTimeout)
+            End::CloseStream
+                | End::Closed(
+                    SessionClose::ShuttingDown
+                        | SessionClose::IdleTimeout
+                        | SessionClose::InsufficientCredits
+                )
         );
         if finalize {
             for index in 0..self.streams.len() {
@@ -352,7 +366,9 @@ impl Session {
             End::Closed(reason) => {
                 if matches!(
                     reason,
-                    SessionClose::ShuttingDown | SessionClose::IdleTimeout
+                    SessionClose::ShuttingDown
+                        | SessionClose::IdleTimeout
+                        | SessionClose::InsufficientCredits
                 ) {
                     let _ = send_json(&mut socket, &metadata).await;
                 }

@@ -59,29 +59,24 @@ async fn transcriptions(
     request: Request,
 ) -> Response {
     let id = new_request_id();
-    let meter = RequestMeter::start(
-        &state,
-        &caller.principal,
-        Service::Stt,
-        Route::Transcriptions.path(),
-        id.clone(),
-    );
-    let _active = state.metrics.session_started(Route::Transcriptions);
-    let response = handle(&state, meter, request).await;
+    let route = Route::Transcriptions.path();
+    let admitted = RequestMeter::admit(&state, &caller.principal, Service::Stt, route, id.clone());
+    let response = match admitted.await {
+        Ok(meter) => {
+            let _active = state.metrics.session_started(Route::Transcriptions);
+            handle(&state, meter, request).await
+        }
+        Err(refused) => refused.into_response(),
+    };
     with_request_id(response, &id)
 }
 
 async fn handle(state: &AppState, mut meter: RequestMeter, request: Request) -> Response {
-    match transcribe(state, &mut meter, request).await {
-        Ok(response) => {
-            meter.ok().await;
-            response
-        }
-        Err(error) => {
-            meter.failed(&error).await;
-            error.into_response()
-        }
-    }
+    let result = transcribe(state, &mut meter, request).await;
+    meter
+        .finish(result)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn transcribe(

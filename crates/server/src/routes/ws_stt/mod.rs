@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
@@ -33,6 +33,7 @@ use crate::server::AppState;
 use crate::session::socket::unix_ms;
 use crate::session::stt_stream::{SttStream, SttStreamError, RETRY_INTERVAL};
 use crate::store::ledger::Outcome;
+use crate::store::tenants::dollars_to_micros;
 use crate::wire::sixtydb::{ConnectionInfo, SttClientMessage, SttServerMessage};
 
 use events::EventWriter;
@@ -48,6 +49,9 @@ async fn upgrade(
     caller: Authenticated,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if let Err(refused) = state.ledger.ensure_writable().await {
+        return refused.into_response();
+    }
     // The transport accepts messages up to 4× the limit so an oversized one
     // is read whole and answered with a clean 1009 close; beyond that the
     // transport drops the connection.
@@ -107,8 +111,8 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
     let metrics = state.metrics.clone();
     let _active = metrics.session_started(Route::WsStt);
     tracing::info!("session accepted");
-    let meter = Meter::start(
-        state.store.clone(),
+    let mut meter = Meter::start(
+        &state.ledger,
         state.prices(),
         &principal,
         Service::Stt,
@@ -146,6 +150,7 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
         let _ = meter.commit(Outcome::Cancelled, None).await;
         return;
     }
+    meter.limit_credit(balance.map(dollars_to_micros));
     if balance.is_some_and(|b| b <= 0.0) {
         let reason = SessionClose::InsufficientCredits;
         let _ = send_error(&mut socket, reason.code(), "the tenant has no credit left").await;
@@ -442,12 +447,11 @@ impl Session {
         };
         self.events.audio_received(stream.position());
         self.meter.set_audio_seconds(stream.seconds_received());
-        self.meter.checkpoint().await;
-        if self.emit(socket, events).await {
-            Ok(())
-        } else {
-            Err(End::ClientGone)
+        let checkpoint = self.meter.checkpoint().await;
+        if !self.emit(socket, events).await {
+            return Err(End::ClientGone);
         }
+        checkpoint.map_err(End::Closed)
     }
 
     async fn emit(&mut self, socket: &mut WebSocket, events: Vec<StreamEvent>) -> bool {
@@ -468,7 +472,12 @@ impl Session {
         let client_present = !matches!(end, End::ClientGone);
         let finalize = matches!(
             end,
-            End::Stopped | End::Closed(SessionClose::ShuttingDown | SessionClose::IdleTimeout)
+            End::Stopped
+                | End::Closed(
+                    SessionClose::ShuttingDown
+                        | SessionClose::IdleTimeout
+                        | SessionClose::InsufficientCredits
+                )
         );
         if let Some(mut stream) = self.stream.take() {
             if finalize {

@@ -42,6 +42,7 @@ use crate::error::{ApiError, SessionClose};
 use crate::metrics::Route;
 use crate::server::AppState;
 use crate::store::ledger::Outcome;
+use crate::store::tenants::dollars_to_micros;
 use crate::wire::sixtydb_tts::{ConnectionInfo, SessionServerMessage};
 
 /// Messages the writer task may hold; the session keeps the rest.
@@ -80,6 +81,9 @@ async fn ws_tts(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    if let Err(refused) = state.ledger.ensure_writable().await {
+        return refused.into_response();
+    }
     let limit = read_limit(state.config.max_frame_bytes);
     let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
@@ -135,8 +139,8 @@ async fn run(socket: WebSocket, state: AppState, principal: Principal) {
 async fn serve(socket: WebSocket, state: AppState, principal: Principal, session_id: String) {
     let metrics = state.metrics.clone();
     let _active = metrics.session_started(Route::WsTts);
-    let meter = Meter::start(
-        state.store.clone(),
+    let mut meter = Meter::start(
+        &state.ledger,
         state.prices(),
         &principal,
         Service::Tts,
@@ -144,13 +148,17 @@ async fn serve(socket: WebSocket, state: AppState, principal: Principal, session
         session_id,
     );
     tracing::info!("session accepted");
+    let welcomed = welcome(&state, &principal).await;
+    if let Ok(info) = &welcomed {
+        meter.limit_credit(info.credit_balance.map(dollars_to_micros));
+    }
     let (sink, reader) = socket.split();
     let mut reader = reader.map(|item| item.map_err(read_error));
     let (out, queue) = mpsc::channel(WRITER_QUEUE);
     let writer = tokio::spawn(write_loop(sink, queue));
     let mut session = Session::new(state.clone(), meter);
 
-    let end = match welcome(&state, &principal).await {
+    let end = match welcomed {
         Ok(info) => {
             session.send(&SessionServerMessage::Connecting {
                 connecting: true,
@@ -307,6 +315,7 @@ fn close_detail(reason: &SessionClose, state: &AppState) -> String {
             config.max_frame_bytes
         ),
         SessionClose::ShuttingDown => "the server is shutting down".into(),
+        SessionClose::LedgerUnavailable => "usage cannot be recorded; retry shortly".into(),
         SessionClose::BadAudio | SessionClose::Internal => "internal server error".into(),
     }
 }

@@ -385,7 +385,9 @@ impl Session {
                             return end;
                         }
                         if let Some(meter) = &mut self.meter {
-                            meter.checkpoint().await;
+                            if let Err(reason) = meter.checkpoint().await {
+                                return End::Close(reason);
+                            }
                         }
                     }
                 }

@@ -19,14 +19,31 @@
 //!
 //! Prices are the server's, replaced by the tenant's own where it has them
 //! ([`PriceOverride`], read with the caller's credential).
+//!
+//! A live session whose tenant has a credit limit also checkpoints as soon
+//! as its cost since the last write reaches the balance that write left;
+//! when a write leaves the balance at zero or below, the checkpoint says
+//! so and the session ends (close 1008 `INSUFFICIENT_CREDITS`), so a balance
+//! goes negative by at most about one audio frame's cost per session.
+//!
+//! # Layout
+//! - [`ledger`]: retried writes, the ledger's health flag, detached writes.
+//! - [`credit`]: admission of billable work (credit and ledger checks).
+
+pub mod credit;
+pub mod ledger;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::auth::Principal;
+use crate::error::SessionClose;
 use crate::store::ledger::{Checkpointed, Outcome, UsageRecord};
 use crate::store::tenants::{dollars_to_micros, micros_to_dollars, PriceOverride};
-use crate::store::{SharedStorage, StoreError};
+use crate::store::StoreError;
 use crate::wire::sixtydb::BillingSummary;
+
+pub use credit::{admit, Admission};
+pub use ledger::Ledger;
 
 /// Audio (received for STT, produced for TTS) between two checkpoints of a
 /// live session, seconds.
@@ -76,12 +93,17 @@ impl Prices {
 
 /// A session being metered.
 pub struct Meter {
-    store: SharedStorage,
+    ledger: Ledger,
     prices: Prices,
     record: Option<UsageRecord>,
     service: Service,
     /// Audio at the last checkpoint, seconds.
     checkpointed_audio: f64,
+    /// Cost at the last checkpoint, micro-dollars.
+    checkpointed_cost: i64,
+    /// The tenant's balance after the last write (or at admission),
+    /// micro-dollars; `None` when unlimited or unknown.
+    credit: Option<i64>,
 }
 
 impl std::fmt::Debug for Meter {
@@ -90,6 +112,7 @@ impl std::fmt::Debug for Meter {
             .field("prices", &self.prices)
             .field("record", &self.record)
             .field("checkpointed_audio", &self.checkpointed_audio)
+            .field("credit", &self.credit)
             .finish_non_exhaustive()
     }
 }
@@ -128,7 +151,7 @@ impl Meter {
     /// Starts metering a session accepted for `principal` on `route`, at
     /// `prices` with the tenant's overrides in place.
     pub fn start(
-        store: SharedStorage,
+        ledger: &Ledger,
         prices: Prices,
         principal: &Principal,
         service: Service,
@@ -137,10 +160,12 @@ impl Meter {
     ) -> Self {
         let now = unix_now();
         Self {
-            store,
+            ledger: ledger.clone(),
             prices: prices.with_override(principal.prices),
             service,
             checkpointed_audio: 0.0,
+            checkpointed_cost: 0,
+            credit: None,
             record: Some(UsageRecord {
                 session_id,
                 tenant: principal.tenant.clone(),
@@ -207,34 +232,72 @@ impl Meter {
             .map_or(0, |r| r.characters.max(0) as u64)
     }
 
+    /// Limits a live session to the tenant's balance at admission
+    /// (micro-dollars, `None`: unlimited): a checkpoint becomes due as soon
+    /// as the session's cost reaches it.
+    pub fn limit_credit(&mut self, credit_micros: Option<i64>) {
+        self.credit = credit_micros;
+    }
+
+    /// The cost so far, micro-dollars.
+    fn cost_micros(&self) -> i64 {
+        let Some(record) = &self.record else {
+            return 0;
+        };
+        // Billed to the millisecond; what was sent is billed, whatever the outcome.
+        let billed_seconds = (record.audio_seconds * 1000.0).round() / 1000.0;
+        let cost = match self.service {
+            Service::Stt => billed_seconds / 60.0 * self.prices.stt_per_minute,
+            Service::Tts => record.characters as f64 / 1000.0 * self.prices.tts_per_1k_characters,
+            Service::Email => 0.0,
+        };
+        dollars_to_micros(cost)
+    }
+
     /// Whether [`CHECKPOINT_AUDIO_SECONDS`] more audio accrued since the
-    /// last checkpoint.
+    /// last checkpoint, or the cost since then used up the tenant's credit.
     pub fn checkpoint_due(&self) -> bool {
         self.audio_seconds() - self.checkpointed_audio >= CHECKPOINT_AUDIO_SECONDS
+            || self.credit.is_some_and(|credit| {
+                let added = self.cost_micros() - self.checkpointed_cost;
+                added > 0 && added >= credit
+            })
     }
 
     /// Writes the open row when a checkpoint is due; otherwise returns at
-    /// once (cheap enough to call after every frame). A failed write is
-    /// logged and not retried before the next checkpoint: the final commit
-    /// writes everything anyway.
-    pub async fn checkpoint(&mut self) {
+    /// once (cheap enough to call after every frame). The write is retried
+    /// (see [`ledger`]); the session must end when it says so: with
+    /// [`SessionClose::InsufficientCredits`] when the write left the tenant
+    /// without credit, with [`SessionClose::LedgerUnavailable`] when usage
+    /// cannot be written.
+    pub async fn checkpoint(&mut self) -> Result<(), SessionClose> {
         if !self.checkpoint_due() {
-            return;
+            return Ok(());
         }
         let Some(snapshot) = self.priced(Outcome::Open, None) else {
-            return;
+            return Ok(());
         };
         self.checkpointed_audio = snapshot.audio_seconds;
-        let store = self.store.clone();
-        let written = tokio::task::spawn_blocking(move || store.checkpoint_usage(&snapshot))
+        self.checkpointed_cost = snapshot.cost_micros;
+        let ledger = self.ledger.clone();
+        let written = tokio::task::spawn_blocking(move || ledger.checkpoint_blocking(&snapshot))
             .await
             .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
         match written {
-            Ok(Checkpointed::Written(_)) => {
-                tracing::debug!(audio_seconds = self.checkpointed_audio, "usage checkpoint");
+            Ok(Checkpointed::Written(balance)) => {
+                tracing::debug!(
+                    audio_seconds = self.checkpointed_audio,
+                    ?balance,
+                    "usage checkpoint"
+                );
+                self.credit = balance;
+                credit::check(balance).map_err(|_| SessionClose::InsufficientCredits)
             }
-            Ok(Checkpointed::AlreadyFinal) => {}
-            Err(error) => tracing::warn!(%error, "cannot write a usage checkpoint"),
+            Ok(Checkpointed::AlreadyFinal) => Ok(()),
+            Err(error) => {
+                tracing::error!(%error, "cannot write a usage checkpoint");
+                Err(SessionClose::LedgerUnavailable)
+            }
         }
     }
 
@@ -244,14 +307,8 @@ impl Meter {
         record.ended_at = unix_now();
         record.outcome = outcome;
         record.error_code = error_code.map(str::to_owned);
-        // Billed to the millisecond; what was sent is billed, whatever the outcome.
         record.billed_seconds = (record.audio_seconds * 1000.0).round() / 1000.0;
-        let cost = match self.service {
-            Service::Stt => record.billed_seconds / 60.0 * self.prices.stt_per_minute,
-            Service::Tts => record.characters as f64 / 1000.0 * self.prices.tts_per_1k_characters,
-            Service::Email => 0.0,
-        };
-        record.cost_micros = dollars_to_micros(cost);
+        record.cost_micros = self.cost_micros();
         Some(record)
     }
 
@@ -261,7 +318,7 @@ impl Meter {
         record
     }
 
-    /// Writes the final usage row (blocking; call from `spawn_blocking`).
+    /// Writes the final usage row (blocking, retried; call from `spawn_blocking`).
     pub fn commit_blocking(
         mut self,
         outcome: Outcome,
@@ -270,7 +327,7 @@ impl Meter {
         let record = self
             .finish_record(outcome, error_code)
             .expect("a meter is committed once, by value");
-        let balance = self.store.record_usage(&record)?;
+        let balance = self.ledger.record_blocking(&record)?;
         Ok(Committed {
             record,
             credit_balance: balance.map(micros_to_dollars),
@@ -289,15 +346,21 @@ impl Meter {
             .await
             .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     }
+
+    /// Writes the final usage row without waiting for it (a request
+    /// dropped before it finished): see [`Ledger::record_detached`].
+    pub fn commit_detached(mut self, outcome: Outcome, error_code: Option<&str>) {
+        if let Some(record) = self.finish_record(outcome, error_code) {
+            self.ledger.record_detached(record);
+        }
+    }
 }
 
 impl Drop for Meter {
     fn drop(&mut self) {
         if let Some(record) = self.finish_record(Outcome::ServerError, Some("internal_error")) {
             tracing::warn!(session_id = %record.session_id, "session ended without committing usage; recording it now");
-            if let Err(error) = self.store.record_usage(&record) {
-                tracing::error!(session_id = %record.session_id, %error, "cannot record usage");
-            }
+            self.ledger.record_detached(record);
         }
     }
 }
@@ -323,174 +386,4 @@ impl Committed {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::store::Store;
-
-    const PRICES: Prices = Prices {
-        stt_per_minute: 0.003,
-        tts_per_1k_characters: 0.015,
-    };
-
-    fn principal() -> Principal {
-        Principal {
-            tenant: "acme".into(),
-            key_prefix: None,
-            prices: PriceOverride::default(),
-        }
-    }
-
-    fn store() -> Store {
-        let store = Store::open_in_memory().unwrap();
-        store.ensure_tenant("acme", Some(1_000_000)).unwrap();
-        store
-    }
-
-    fn meter(store: &Store, principal: &Principal, service: Service, id: &str) -> Meter {
-        Meter::start(
-            Arc::new(store.clone()),
-            PRICES,
-            principal,
-            service,
-            "/ws/test",
-            id.into(),
-        )
-    }
-
-    fn credit(store: &Store) -> Option<i64> {
-        store.tenant("acme").unwrap().unwrap().credit_micros
-    }
-
-    #[test]
-    fn stt_session_is_billed_per_second_of_audio() {
-        let store = store();
-        let mut meter = meter(&store, &principal(), Service::Stt, "s1");
-        meter.add_audio_seconds(12.4);
-        let committed = meter.commit_blocking(Outcome::Ok, None).unwrap();
-        let summary = committed.billing_summary();
-        assert_eq!(summary.total_duration_seconds, 12.4);
-        assert_eq!(summary.total_cost, 0.00062);
-        assert_eq!(summary.credit_balance, Some(0.99938));
-        assert_eq!(store.usage_for_session("s1").unwrap().len(), 1);
-    }
-
-    #[test]
-    fn tts_session_is_billed_per_character() {
-        let store = store();
-        let mut meter = meter(&store, &principal(), Service::Tts, "t1");
-        meter.add_characters(2000);
-        meter.add_audio_seconds(3.0);
-        let summary = meter
-            .commit_blocking(Outcome::Ok, None)
-            .unwrap()
-            .billing_summary();
-        assert_eq!(summary.total_cost, 0.03);
-        assert_eq!(summary.characters, Some(2000));
-        assert_eq!(summary.rate_per_minute, None);
-    }
-
-    #[tokio::test]
-    async fn checkpoints_debit_deltas_that_add_up_to_the_final_cost() {
-        let store = store();
-        let mut meter = meter(&store, &principal(), Service::Stt, "s3");
-        meter.set_audio_seconds(9.9);
-        meter.checkpoint().await;
-        assert!(store.usage_for_session("s3").unwrap().is_empty());
-        assert_eq!(credit(&store), Some(1_000_000));
-
-        // 10 s at $0.003/min = 500 micro-dollars, debited at once.
-        meter.set_audio_seconds(10.0);
-        meter.checkpoint().await;
-        let rows = store.usage_for_session("s3").unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].outcome, Outcome::Open);
-        assert_eq!((rows[0].audio_seconds, rows[0].cost_micros), (10.0, 500));
-        assert_eq!(credit(&store), Some(999_500));
-
-        // Not 10 s more yet: no write.
-        meter.set_audio_seconds(19.0);
-        meter.checkpoint().await;
-        assert_eq!(
-            store.usage_for_session("s3").unwrap()[0].audio_seconds,
-            10.0
-        );
-        assert_eq!(credit(&store), Some(999_500));
-
-        meter.set_audio_seconds(20.5);
-        meter.checkpoint().await;
-        assert_eq!(store.usage_for_session("s3").unwrap()[0].cost_micros, 1_025);
-        assert_eq!(credit(&store), Some(998_975));
-
-        // The final write debits only the rest: 25.4 s = 1 270 in total.
-        meter.set_audio_seconds(25.4);
-        let committed = meter.commit(Outcome::Cancelled, None).await.unwrap();
-        assert_eq!(committed.record.cost_micros, 1_270);
-        assert_eq!(committed.credit_balance, Some(0.99873));
-        assert_eq!(credit(&store), Some(1_000_000 - 1_270));
-        let rows = store.usage_for_session("s3").unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].outcome, Outcome::Cancelled);
-        assert_eq!(rows[0].audio_seconds, 25.4);
-    }
-
-    #[test]
-    fn tenant_prices_override_the_servers() {
-        let store = store();
-        let mut principal = principal();
-        principal.prices = PriceOverride {
-            stt_per_minute: Some(0.01),
-            tts_per_1k_characters: None,
-        };
-        let mut stt = meter(&store, &principal, Service::Stt, "s4");
-        assert_eq!(
-            stt.prices(),
-            Prices {
-                stt_per_minute: 0.01,
-                tts_per_1k_characters: 0.015
-            }
-        );
-        stt.add_audio_seconds(60.0);
-        let summary = stt
-            .commit_blocking(Outcome::Ok, None)
-            .unwrap()
-            .billing_summary();
-        assert_eq!(summary.rate_per_minute, Some(0.01));
-        assert_eq!(summary.total_cost, 0.01);
-
-        principal.prices = PriceOverride {
-            stt_per_minute: None,
-            tts_per_1k_characters: Some(0.02),
-        };
-        let mut tts = meter(&store, &principal, Service::Tts, "t4");
-        tts.add_characters(500);
-        let summary = tts
-            .commit_blocking(Outcome::Ok, None)
-            .unwrap()
-            .billing_summary();
-        assert_eq!(summary.rate_per_1k_characters, Some(0.02));
-        assert_eq!(summary.total_cost, 0.01);
-        assert_eq!(credit(&store), Some(1_000_000 - 20_000));
-    }
-
-    #[test]
-    fn a_dropped_meter_still_records_exactly_once() {
-        let store = store();
-        {
-            let mut meter = meter(&store, &principal(), Service::Stt, "s2");
-            meter.add_audio_seconds(1.0);
-        }
-        let records = store.usage_for_session("s2").unwrap();
-        assert_eq!(records.len(), 1);
-        assert_eq!(records[0].outcome, Outcome::ServerError);
-        assert_eq!(records[0].audio_seconds, 1.0);
-    }
-
-    #[test]
-    fn session_ids_are_unique_and_prefixed() {
-        let a = new_session_id("sess");
-        assert!(a.starts_with("sess_") && a.len() == 5 + 32, "{a}");
-        assert_ne!(a, new_session_id("sess"));
-    }
-}
+mod tests;
