@@ -16,11 +16,13 @@
 //! - [`rest_speech`]: `/v1/audio/speech` formats, errors, chunked streaming.
 //! - [`rest_transcriptions`]: `/v1/audio/transcriptions` and pre-recorded `/v1/listen`.
 //! - [`shutdown`]: SIGTERM drains sessions; `kill -9` keeps billed sessions.
+//! - [`hostile_live`]: huge prompts on every prompt route, a two-minute frame on `/ws/stt`.
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 
 mod auth;
 mod credit;
 mod health;
+mod hostile_live;
 mod keys;
 mod listen_ws;
 mod rest_email;

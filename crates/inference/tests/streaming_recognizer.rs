@@ -240,3 +240,29 @@ fn released_finals_are_handed_out_again() {
     );
     assert!(rec.complete(again.ticket, Ok(Default::default())).is_err());
 }
+
+/// Minutes of audio in one push (a client sending a whole recording as one
+/// message) are split into utterances exactly as 20 ms chunks would be:
+/// utterances end at pauses and none is longer than `max_utterance_s`.
+#[test]
+fn one_huge_push_is_cut_like_small_ones() {
+    let speech = read_wav("two_sentences.wav");
+    let mut audio = Vec::new();
+    for _ in 0..6 {
+        audio.extend_from_slice(&speech);
+        audio.extend(std::iter::repeat_n(0.0f32, 16_000 * 5));
+    }
+    let config = StreamingConfig::default();
+    let max = f64::from(config.max_utterance_s);
+    let mut worker = worker();
+    let mut rec = StreamingRecognizer::new(&vad(), config).unwrap();
+    let mut events = rec.push(&audio).unwrap();
+    events.extend(rec.finish().unwrap());
+    events.extend(rec.run_pending(&mut worker).unwrap());
+    let fin = finals(&events);
+    assert_eq!(fin.len(), 12, "{fin:#?}");
+    for (text, start, end) in &fin {
+        assert!(end - start <= max, "{start}..{end}: {text}");
+        assert!(!text.is_empty());
+    }
+}

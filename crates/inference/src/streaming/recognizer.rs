@@ -261,7 +261,10 @@ impl StreamingRecognizer {
             if let Some(u) = self.utterance.as_mut() {
                 u.frames.push((samples(frame.start), frame.probability));
             }
-            self.cut_if_too_long();
+            // Time is this frame's end, not the end of the pushed audio: a
+            // long push (minutes in one message) is cut where it should be.
+            let now = (samples(frame.start) + FRAME_SAMPLES as u64).min(self.end_sample());
+            self.cut_if_too_long(now);
         }
     }
 
@@ -319,9 +322,8 @@ impl StreamingRecognizer {
 
     /// Cuts an over-long utterance at the least speech-like frame of its
     /// second half and continues with a new one from there.
-    fn cut_if_too_long(&mut self) {
+    fn cut_if_too_long(&mut self, now: u64) {
         let max = samples(f64::from(self.config.max_utterance_s));
-        let now = self.end_sample();
         let Some(u) = self.utterance.as_ref() else {
             return;
         };
@@ -334,7 +336,8 @@ impl StreamingRecognizer {
             .iter()
             .filter(|(s, _)| *s >= half && *s + FRAME_SAMPLES as u64 <= now)
             .min_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map_or(now, |(s, _)| s + FRAME_SAMPLES as u64 / 2);
+            .map_or(now, |(s, _)| s + FRAME_SAMPLES as u64 / 2)
+            .min(u.start + max);
         let rest: Vec<(u64, f32)> = u
             .frames
             .iter()

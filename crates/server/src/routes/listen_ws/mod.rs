@@ -267,6 +267,8 @@ impl Session {
                         return Some(End::ClientGone);
                     }
                 }
+                // Time spent pacing or running queued finals is not idleness.
+                self.touch();
                 self.meter.set_audio_seconds(self.billed_seconds());
                 if let Err(reason) = self.meter.checkpoint().await {
                     return Some(End::Closed(reason));

@@ -447,6 +447,8 @@ impl Session {
         };
         self.events.audio_received(stream.position());
         self.meter.set_audio_seconds(stream.seconds_received());
+        // Time spent pacing or running queued finals is not client idleness.
+        self.touch();
         let checkpoint = self.meter.checkpoint().await;
         if !self.emit(socket, events).await {
             return Err(End::ClientGone);
