@@ -5,6 +5,8 @@
 //! - [`support`]: spawning the binary and finding its port.
 //! - [`tidy`]: checks over the source tree (every module has a `//!` doc).
 //! - [`auth`]: 401s for missing, wrong and revoked credentials.
+//! - [`bad_files`]: FLAC bomb (peak RSS checked), broken WAV/MP3/text uploads,
+//!   a 65 535-channel live WAV header: stable errors, server stays healthy.
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
 //! - [`health`]: `/ws/health` and `/metrics`.
@@ -20,6 +22,7 @@
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 
 mod auth;
+mod bad_files;
 mod credit;
 mod health;
 mod hostile_live;

@@ -124,6 +124,11 @@ impl ServerProcess {
             .expect("usage JSON")
     }
 
+    /// The server's process id (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://ADDR` for this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
