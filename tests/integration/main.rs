@@ -10,6 +10,7 @@
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
 //! - [`health`]: `/ws/health` and `/metrics`.
+//! - [`hostile_text`]: text that crashes espeak-ng never kills the server.
 //! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
 //! - [`ws_stt`]: the 60db live transcription WebSocket with real speech.
@@ -25,6 +26,7 @@ mod auth;
 mod bad_files;
 mod credit;
 mod health;
+mod hostile_text;
 mod hostile_live;
 mod keys;
 mod listen_ws;

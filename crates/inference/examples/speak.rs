@@ -37,6 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let voice = PiperVoice::load(
         &VoiceFiles::in_dir(&root.join(&voice_name), &voice_name),
         &options,
+        // An example with the caller's own text: espeak runs in process.
+        &vocalis_inference::phonemize::PhonemizerConfig::InProcess,
     )?;
 
     let started = Instant::now();

@@ -145,7 +145,13 @@ fn tts_pool_synthesises() {
         "voice missing at {}: run `vocalis models pull {name}`",
         files.onnx.display()
     );
-    let pool = tts_pool(&files, &SessionOptions::default(), &PoolConfig::default()).unwrap();
+    let pool = tts_pool(
+        &files,
+        &SessionOptions::default(),
+        &vocalis_inference::phonemize::PhonemizerConfig::InProcess,
+        &PoolConfig::default(),
+    )
+    .unwrap();
     let h = pool
         .try_submit(|voice, _| voice.synthesize("Hello there.", &SynthesisOptions::default()))
         .unwrap();

@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use vocalis_inference::phonemize::PhonemizerConfig;
 use vocalis_inference::pool::{tts_pool, PoolConfig, PoolStats, SttPool, TtsPool};
 use vocalis_inference::stt::{SttModel, SttModelConfig};
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
@@ -119,8 +120,13 @@ pub fn load_stt_model(store: &ModelStore, name: &str) -> Result<Arc<SttModel>, E
 }
 
 impl Engines {
-    /// Loads every engine from the store at `models_dir`.
-    pub fn load(models_dir: &Path, settings: &EngineSettings) -> Result<Self, EngineError> {
+    /// Loads every engine from the store at `models_dir`; each Piper worker
+    /// phonemizes where `phonemizer` says (a server: isolated).
+    pub fn load(
+        models_dir: &Path,
+        settings: &EngineSettings,
+        phonemizer: &PhonemizerConfig,
+    ) -> Result<Self, EngineError> {
         let store = ModelStore::new(models_dir);
         init_onnx_runtime(&store)?;
         let vad = load_vad(&store)?;
@@ -129,7 +135,7 @@ impl Engines {
         let stt = SttPool::new(stt_model, Some(vad.clone()), &settings.pool)?;
         let files = voice_files(&store, &settings.voice)?;
         let session = SessionOptions::default();
-        let tts = tts_pool(&files, &session, &settings.pool)?;
+        let tts = tts_pool(&files, &session, phonemizer, &settings.pool)?;
         let voice_rate = vocalis_inference::VoiceConfig::load(&files.config)?.sample_rate;
         Ok(Self {
             stt,

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// The request is well-formed but a field fails validation.
     #[error("{0}")]
     Unprocessable(String),
+    /// The text cannot be spoken: the phonemizer crashed or hung on it, or
+    /// it is too long for one phonemizer call (422, `text_unspeakable`).
+    #[error("{0}")]
+    Unspeakable(String),
     /// The body or audio is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -68,6 +72,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::InvalidPayload(_) => "invalid_payload",
             Self::Unprocessable(_) => "invalid_payload",
+            Self::Unspeakable(_) => "text_unspeakable",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
@@ -86,7 +91,7 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidPayload(_) => StatusCode::BAD_REQUEST,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable(_) | Self::Unspeakable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -170,6 +175,33 @@ mod tests {
     }
 
     #[test]
+    fn phonemizer_crashes_are_unspeakable_text() {
+        use vocalis_inference::phonemize::PhonemizeError;
+        use vocalis_inference::TtsError;
+        let crashed = || {
+            TtsError::Phonemize(PhonemizeError::WorkerCrashed {
+                status: "signal: 6 (SIGABRT)".into(),
+            })
+        };
+        assert_eq!(tts_sentence_error_code(&crashed()), "text_unspeakable");
+        let error = ApiError::from(crashed());
+        assert_eq!(
+            (error.status().as_u16(), error.code()),
+            (422, "text_unspeakable")
+        );
+        let timeout = TtsError::Phonemize(PhonemizeError::WorkerTimeout {
+            after: std::time::Duration::from_secs(5),
+        });
+        assert_eq!(ApiError::from(timeout).code(), "text_unspeakable");
+        let spawn = TtsError::Phonemize(PhonemizeError::WorkerSpawn {
+            program: "/missing".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+        assert_eq!(tts_sentence_error_code(&spawn), "synthesis_failed");
+        assert_eq!(ApiError::from(spawn).status().as_u16(), 500);
+    }
+
+    #[test]
     fn each_error_has_a_stable_code_and_status() {
         let cases = [
             (ApiError::Unauthorized(String::new()), 401, "unauthorized"),
@@ -192,6 +224,11 @@ mod tests {
                 ApiError::UnsupportedMediaType(String::new()),
                 415,
                 "unsupported_media_type",
+            ),
+            (
+                ApiError::Unspeakable(String::new()),
+                422,
+                "text_unspeakable",
             ),
             (ApiError::Busy(String::new()), 503, "busy"),
             (
@@ -325,6 +362,29 @@ impl SessionClose {
             }
             _ => Outcome::ClientError,
         }
+    }
+}
+
+impl From<vocalis_inference::TtsError> for ApiError {
+    fn from(error: vocalis_inference::TtsError) -> Self {
+        use vocalis_inference::TtsError;
+        match error {
+            TtsError::InvalidOption(message) => Self::Unprocessable(message),
+            TtsError::Phonemize(e) if e.is_text_fault() => {
+                tracing::warn!(error = %e, "text could not be phonemized");
+                Self::Unspeakable(format!("this text cannot be spoken: {e}"))
+            }
+            other => Self::Internal(format!("synthesis failed: {other}")),
+        }
+    }
+}
+
+/// The code of the `/ws/tts` `error` message for a sentence that could not
+/// be synthesized (the session goes on).
+pub fn tts_sentence_error_code(error: &vocalis_inference::TtsError) -> &'static str {
+    match error {
+        vocalis_inference::TtsError::Phonemize(e) if e.is_text_fault() => "text_unspeakable",
+        _ => "synthesis_failed",
     }
 }
 

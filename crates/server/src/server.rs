@@ -89,10 +89,16 @@ pub struct RunningServer {
 }
 
 impl Server {
-    /// Validates `config` and loads the engines it names; nothing is bound yet.
-    pub fn new(config: ServerConfig) -> Result<Self, StartError> {
+    /// Validates `config` and loads the engines it names, with espeak-ng
+    /// running where `phonemizer` says (use
+    /// [`PhonemizerConfig::Isolated`](vocalis_inference::phonemize::PhonemizerConfig::Isolated):
+    /// client text can crash espeak-ng); nothing is bound yet.
+    pub fn new(
+        config: ServerConfig,
+        phonemizer: vocalis_inference::phonemize::PhonemizerConfig,
+    ) -> Result<Self, StartError> {
         config.validate()?;
-        let engines = Engines::load(&config.models_dir, &config.engine_settings())?;
+        let engines = Engines::load(&config.models_dir, &config.engine_settings(), &phonemizer)?;
         Ok(Self::with_engines(config, Arc::new(engines)))
     }
 

@@ -126,8 +126,13 @@ pub fn voice_with(name: &str, options: &SessionOptions) -> PiperVoice {
     let files = VoiceFiles::in_dir(&models_root().join(name), name);
     require(&files.onnx, name, "");
     require(&files.config, name, "");
-    PiperVoice::load(&files, options)
-        .unwrap_or_else(|e| fail(&format!("cannot load voice {name}: {e}")))
+    // Trusted bench text: espeak runs in process.
+    PiperVoice::load(
+        &files,
+        options,
+        &vocalis_inference::phonemize::PhonemizerConfig::InProcess,
+    )
+    .unwrap_or_else(|e| fail(&format!("cannot load voice {name}: {e}")))
 }
 
 /// A file of `crates/inference/tests/data`.

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{JobHandle, PoolConfig, PoolError, PoolStats, WorkerPool};
+use crate::phonemize::PhonemizerConfig;
 use crate::runtime::SessionOptions;
 use crate::stt::{DecodeHooks, SttError, SttModel, SttWorker, TranscribeOptions, Transcript};
 use crate::tts::{PiperVoice, TtsError, VoiceFiles};
@@ -96,18 +97,21 @@ impl SttPool {
 /// Piper workers, each with its own voice session.
 pub type TtsPool = WorkerPool<PiperVoice>;
 
-/// Builds a [`TtsPool`] of `config.tts_workers` copies of one voice. Submit
+/// Builds a [`TtsPool`] of `config.tts_workers` copies of one voice, each
+/// with its own phonemizer (with [`PhonemizerConfig::Isolated`], its own
+/// espeak worker process, so workers do not share espeak's lock). Submit
 /// closures with [`WorkerPool::try_submit`]; long syntheses should stop
 /// between sentences once [`super::JobContext::is_cancelled`].
 pub fn tts_pool(
     files: &VoiceFiles,
     options: &SessionOptions,
+    phonemizer: &PhonemizerConfig,
     config: &PoolConfig,
 ) -> Result<TtsPool, TtsError> {
     config
         .validate()
         .map_err(|e| TtsError::InvalidOption(e.to_string()))?;
     WorkerPool::new("tts", config.tts_workers.max(1), config.queue_depth, |_| {
-        PiperVoice::load(files, options)
+        PiperVoice::load(files, options, phonemizer)
     })
 }

@@ -13,7 +13,7 @@ use super::ids::{phonemes_to_ids, PhonemeIds};
 use super::split::{next_sentence, DEFAULT_MAX_CHARS};
 use super::TtsError;
 use crate::normalize::normalize_text;
-use crate::phonemize::phonemize;
+use crate::phonemize::{bound_words, Phonemizer, PhonemizerConfig};
 use crate::runtime::{build_session, SessionOptions};
 
 /// Per-request synthesis settings.
@@ -86,6 +86,7 @@ struct Params {
 pub struct PiperVoice {
     config: VoiceConfig,
     session: Mutex<Session>,
+    phonemizer: Phonemizer,
     takes_sid: bool,
     model_runs: AtomicU64,
 }
@@ -101,9 +102,15 @@ impl std::fmt::Debug for PiperVoice {
 }
 
 impl PiperVoice {
-    /// Loads a voice. ONNX Runtime must already be initialised
+    /// Loads a voice, with espeak-ng running where `phonemizer` says (a
+    /// server must use [`PhonemizerConfig::Isolated`]: espeak-ng can abort
+    /// on hostile text). ONNX Runtime must already be initialised
     /// ([`crate::runtime::init`]).
-    pub fn load(files: &VoiceFiles, options: &SessionOptions) -> Result<Self, TtsError> {
+    pub fn load(
+        files: &VoiceFiles,
+        options: &SessionOptions,
+        phonemizer: &PhonemizerConfig,
+    ) -> Result<Self, TtsError> {
         let config = VoiceConfig::load(&files.config)?;
         if !files.onnx.is_file() {
             return Err(TtsError::VoiceMissing {
@@ -124,11 +131,12 @@ impl PiperVoice {
             tracing::warn!("voice declares several speakers but the model has no sid input");
         }
         // Fail early (and pay espeak's start-up cost now) if the voice is unknown.
-        phonemize("", &config.espeak_voice)?;
+        let phonemizer = Phonemizer::new(phonemizer, &config.espeak_voice)?;
         tracing::info!(model = %files.onnx.display(), rate = config.sample_rate, "Piper voice loaded");
         Ok(Self {
             config,
             session: Mutex::new(session),
+            phonemizer,
             takes_sid,
             model_runs: AtomicU64::new(0),
         })
@@ -149,9 +157,10 @@ impl PiperVoice {
         self.model_runs.load(Ordering::Relaxed)
     }
 
-    /// Phonemizes already-normalised `text` with this voice's espeak voice.
+    /// Phonemizes already-normalised `text` with this voice's espeak voice,
+    /// after bounding its words ([`bound_words`]).
     pub fn phonemize(&self, text: &str) -> Result<Vec<Vec<char>>, TtsError> {
-        Ok(phonemize(text, &self.config.espeak_voice)?)
+        Ok(self.phonemizer.phonemize(&bound_words(text))?)
     }
 
     /// Encodes one sentence of phonemes (after `phoneme_map`) as model ids.

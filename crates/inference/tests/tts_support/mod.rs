@@ -50,7 +50,13 @@ pub fn load_voice(intra_threads: usize) -> PiperVoice {
         intra_threads,
         ..SessionOptions::default()
     };
-    PiperVoice::load(&voice_files(), &options).expect("voice failed to load")
+    // Trusted test text: espeak runs in process.
+    PiperVoice::load(
+        &voice_files(),
+        &options,
+        &vocalis_inference::phonemize::PhonemizerConfig::InProcess,
+    )
+    .expect("voice failed to load")
 }
 
 /// A voice shared by the tests of one binary.

@@ -358,10 +358,7 @@ async fn finish(
 }
 
 fn tts_error(error: TtsError) -> ApiError {
-    match error {
-        TtsError::InvalidOption(message) => ApiError::Unprocessable(message),
-        other => ApiError::Internal(format!("synthesis failed: {other}")),
-    }
+    ApiError::from(error)
 }
 
 /// The worker side: synthesize sentence by sentence, encode, send.

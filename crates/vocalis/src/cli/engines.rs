@@ -5,12 +5,26 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use vocalis_inference::phonemize::{PhonemizerConfig, WorkerCommand};
 use vocalis_inference::{PiperVoice, SessionOptions};
 use vocalis_models::ModelStore;
 use vocalis_server::engine;
 
 /// The voice used when none is named.
 pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
+
+/// The hidden subcommand that runs an isolated espeak-ng worker.
+pub const ESPEAK_WORKER_COMMAND: &str = "espeak-worker";
+
+/// espeak-ng in child processes of this very binary (`vocalis
+/// espeak-worker`), so text that crashes espeak-ng fails one request only.
+pub fn isolated_phonemizer() -> anyhow::Result<PhonemizerConfig> {
+    let program = std::env::current_exe().context("cannot locate the vocalis binary")?;
+    Ok(PhonemizerConfig::Isolated(WorkerCommand::new(
+        program,
+        [ESPEAK_WORKER_COMMAND],
+    )))
+}
 
 /// The model store at `dir`, or at `$VOCALIS_MODELS` / the default.
 pub fn store(dir: Option<PathBuf>) -> anyhow::Result<ModelStore> {
@@ -28,5 +42,6 @@ pub fn load_voice(store: &ModelStore, name: &str, threads: usize) -> anyhow::Res
         intra_threads: threads,
         ..SessionOptions::default()
     };
-    PiperVoice::load(&files, &options).with_context(|| format!("cannot load voice `{name}`"))
+    PiperVoice::load(&files, &options, &isolated_phonemizer()?)
+        .with_context(|| format!("cannot load voice `{name}`"))
 }

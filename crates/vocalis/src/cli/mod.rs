@@ -32,6 +32,10 @@ enum Command {
     Speak(speak::SpeakArgs),
     /// Transcribe audio files.
     Transcribe(transcribe::TranscribeArgs),
+    /// Internal: the isolated espeak-ng phonemizer process (speaks a framed
+    /// protocol on stdin/stdout; started by `serve` and `speak`).
+    #[command(name = engines::ESPEAK_WORKER_COMMAND, hide = true)]
+    EspeakWorker,
 }
 
 /// Sets up `tracing` with `RUST_LOG` or the verbosity flag.
@@ -60,5 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(args) => models::run(args),
         Command::Speak(args) => speak::run(args),
         Command::Transcribe(args) => transcribe::run(args),
+        Command::EspeakWorker => {
+            vocalis_inference::phonemize::worker::run_worker().map_err(anyhow::Error::from)
+        }
     }
 }

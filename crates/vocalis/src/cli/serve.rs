@@ -84,7 +84,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let server = Server::new(config)?.start().await?;
+        let phonemizer = super::engines::isolated_phonemizer()?;
+        let server = Server::new(config, phonemizer)?.start().await?;
         let shutdown = server.shutdown_token();
         tokio::spawn(async move {
             wait_for_signal().await;

@@ -787,7 +787,10 @@ impl Session {
             Ok(()) => job.chars as u64,
             Err(SynthError::Tts(error)) => {
                 tracing::warn!(%error, "sentence synthesis failed");
-                failed = Some(error.to_string());
+                failed = Some((
+                    crate::error::tts_sentence_error_code(&error),
+                    error.to_string(),
+                ));
                 0
             }
             Err(SynthError::Encode(error)) => {
@@ -813,10 +816,10 @@ impl Session {
         for frame in frames {
             self.push_audio(index, frame);
         }
-        if let Some(error) = failed {
+        if let Some((code, error)) = failed {
             let context = self.streams[index].context_id.clone();
             let mut reject = Reject::new(
-                "synthesis_failed",
+                code,
                 format!("a sentence could not be synthesized and was skipped: {error}"),
             );
             reject.context_id = context;
