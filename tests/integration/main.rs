@@ -7,6 +7,7 @@
 //! - [`auth`]: 401s for missing, wrong and revoked credentials.
 //! - [`bad_files`]: FLAC bomb (peak RSS checked), broken WAV/MP3/text uploads,
 //!   a 65 535-channel live WAV header: stable errors, server stays healthy.
+//! - [`bad_frames`]: malformed WebSocket frames, bad JWTs and a 20 MB header.
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
 //! - [`health`]: `/ws/health` and `/metrics`.
@@ -24,6 +25,7 @@
 
 mod auth;
 mod bad_files;
+mod bad_frames;
 mod credit;
 mod health;
 mod hostile_text;

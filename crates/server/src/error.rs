@@ -284,6 +284,9 @@ pub enum SessionClose {
     /// A message was larger than `max_frame_bytes` (1009).
     #[error("message too big")]
     TooBig,
+    /// A text frame was not valid UTF-8 (1007).
+    #[error("text frame is not valid UTF-8")]
+    InvalidUtf8,
     /// The audio cannot be decoded (1008).
     #[error("undecodable audio")]
     BadAudio,
@@ -307,6 +310,7 @@ impl SessionClose {
             Self::Busy | Self::LedgerUnavailable => 1013,
             Self::IdleTimeout | Self::Internal => 1011,
             Self::TooBig => 1009,
+            Self::InvalidUtf8 => 1007,
             Self::ShuttingDown => 1001,
         }
     }
@@ -318,6 +322,7 @@ impl SessionClose {
             Self::Busy => "SERVER_BUSY",
             Self::IdleTimeout => "IDLE_TIMEOUT",
             Self::TooBig => "MESSAGE_TOO_BIG",
+            Self::InvalidUtf8 => "INVALID_UTF8",
             Self::BadAudio => "INVALID_AUDIO",
             Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
             Self::LedgerUnavailable => "LEDGER_UNAVAILABLE",
@@ -333,6 +338,7 @@ impl SessionClose {
             Self::InsufficientCredits => "INSUFFICIENT_CREDITS",
             Self::Busy => "SERVER_BUSY",
             Self::TooBig => "DATA-0001",
+            Self::InvalidUtf8 => "DATA-0002",
             Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
             Self::LedgerUnavailable => "LEDGER_UNAVAILABLE",
             Self::Internal => "NET-0000",
@@ -346,6 +352,7 @@ impl SessionClose {
             Self::Busy => "busy",
             Self::IdleTimeout => "idle_timeout",
             Self::TooBig => "message_too_big",
+            Self::InvalidUtf8 => "invalid_message",
             Self::BadAudio => "invalid_audio",
             Self::ShuttingDown => "shutting_down",
             Self::LedgerUnavailable => "ledger_unavailable",
@@ -361,6 +368,21 @@ impl SessionClose {
                 Outcome::ServerError
             }
             _ => Outcome::ClientError,
+        }
+    }
+
+    /// How a failed WebSocket read ends a session: a message over the
+    /// transport's limit (`max_frame_bytes`, refused from its header, before
+    /// its payload is read) is [`Self::TooBig`], a text frame that is not
+    /// UTF-8 is [`Self::InvalidUtf8`]; `None` when the connection is gone.
+    pub fn from_receive_error(error: axum::Error) -> Option<Self> {
+        match error.into_inner().downcast::<tungstenite::Error>() {
+            Ok(error) => match *error {
+                tungstenite::Error::Capacity(_) => Some(Self::TooBig),
+                tungstenite::Error::Utf8(_) => Some(Self::InvalidUtf8),
+                _ => None,
+            },
+            Err(_) => None,
         }
     }
 }
@@ -395,5 +417,33 @@ impl From<vocalis_inference::pool::PoolError> for ApiError {
             busy @ PoolError::Busy { .. } => Self::Busy(format!("{busy}; retry shortly")),
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod receive_error_tests {
+    use super::SessionClose;
+
+    #[test]
+    fn receive_errors_map_to_close_codes() {
+        let capacity =
+            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+                size: 2,
+                max_size: 1,
+            });
+        let too_big = SessionClose::from_receive_error(axum::Error::new(capacity));
+        assert_eq!(too_big, Some(SessionClose::TooBig));
+        let utf8 = tungstenite::Error::Utf8("invalid".into());
+        let invalid = SessionClose::from_receive_error(axum::Error::new(utf8)).unwrap();
+        assert_eq!(
+            (invalid.close_code(), invalid.reason()),
+            (1007, "INVALID_UTF8")
+        );
+        assert_eq!(invalid.deepgram_reason(), "DATA-0002");
+        let gone = tungstenite::Error::ConnectionClosed;
+        assert_eq!(
+            SessionClose::from_receive_error(axum::Error::new(gone)),
+            None
+        );
     }
 }

@@ -2,12 +2,17 @@
 //! key. `exp` is required; `aud` and `iss` are required and checked when
 //! configured; `sub` names the tenant. The algorithm is fixed by the
 //! configuration, so `alg: none` and algorithm confusion (an HS256 token
-//! signed with the RSA public key) are rejected.
+//! signed with the RSA public key) are rejected. `nbf` is honoured when
+//! present, and a token longer than [`MAX_TOKEN_BYTES`] is refused unread.
 
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::AuthError;
+
+/// The longest token verified (8 KiB); a longer one is refused before it is
+/// decoded.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// JWT settings from the server config.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -82,6 +87,7 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         match &config.audience {
             Some(audience) => {
@@ -100,6 +106,11 @@ impl JwtVerifier {
 
     /// The tenant named by a valid token's `sub`.
     pub fn verify(&self, token: &str) -> Result<String, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::BadToken(format!(
+                "token longer than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
         let data = decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| AuthError::BadToken(e.to_string()))?;
         if data.claims.sub.trim().is_empty() {
@@ -173,6 +184,20 @@ mod tests {
                 "accepted {claims}"
             );
         }
+    }
+
+    #[test]
+    fn rejects_a_token_not_yet_valid_and_an_overlong_one() {
+        let v = verifier(None, None);
+        let early = json!({"sub": "acme", "exp": now() + 7200, "nbf": now() + 3600});
+        assert!(v.verify(&hs256(early)).is_err());
+        let started = json!({"sub": "acme", "exp": now() + 7200, "nbf": now() - 10});
+        assert_eq!(v.verify(&hs256(started)).unwrap(), "acme");
+        let padded = json!({"sub": "acme", "exp": now() + 60, "pad": "x".repeat(16 * 1024)});
+        let long = hs256(padded);
+        assert!(long.len() > MAX_TOKEN_BYTES);
+        let error = v.verify(&long).unwrap_err();
+        assert!(error.to_string().contains("longer than"), "{error}");
     }
 
     #[test]

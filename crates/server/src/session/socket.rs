@@ -37,15 +37,27 @@ pub async fn close_gracefully(socket: &mut WebSocket, code: u16, reason: &str) {
     if socket.send(Message::Close(Some(frame))).await.is_err() {
         return;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(Ok(message)) = socket.recv().await {
-            if matches!(message, Message::Close(_)) {
-                break;
+    let answered = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match socket.recv().await {
+                Some(Ok(Message::Close(_))) | None => return true,
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return false,
             }
         }
     })
     .await;
+    if matches!(answered, Ok(false)) {
+        // The connection cannot be read (e.g. after a message over the
+        // limit, whose payload still sits unread): closing now would reset
+        // it under the close frame; give the client a moment to read it.
+        tokio::time::sleep(UNREADABLE_LINGER).await;
+    }
 }
+
+/// How long a connection that can no longer be read stays open after its
+/// close frame was sent.
+const UNREADABLE_LINGER: Duration = Duration::from_millis(250);
 
 /// Sends a value as a JSON text frame; false when the client is gone.
 pub async fn send_json<T: serde::Serialize>(socket: &mut WebSocket, value: &T) -> bool {

@@ -62,8 +62,10 @@ async fn upgrade(
     {
         return error.into_response();
     }
-    let hard_cap = state.config.max_frame_bytes.saturating_mul(4);
-    let mut upgrade = upgrade.max_message_size(hard_cap).max_frame_size(hard_cap);
+    // A message over `max_frame_bytes` is refused from its frame header,
+    // before its payload is buffered, and answered with close 1009.
+    let limit = state.config.max_frame_bytes;
+    let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
         upgrade = upgrade.protocols([protocol.clone()]);
     }
@@ -204,7 +206,12 @@ impl Session {
                 incoming = socket.recv() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
-                        Some(Err(_)) | None => return End::ClientGone,
+                        Some(Err(error)) => {
+                            tracing::debug!(%error, "receive failed");
+                            return SessionClose::from_receive_error(error)
+                                .map_or(End::ClientGone, End::Closed);
+                        }
+                        None => return End::ClientGone,
                     };
                     if let Some(end) = self.on_message(socket, message).await {
                         return end;

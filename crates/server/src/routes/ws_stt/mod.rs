@@ -52,11 +52,10 @@ async fn upgrade(
     if let Err(refused) = state.ledger.ensure_writable().await {
         return refused.into_response();
     }
-    // The transport accepts messages up to 4× the limit so an oversized one
-    // is read whole and answered with a clean 1009 close; beyond that the
-    // transport drops the connection.
-    let hard_cap = state.config.max_frame_bytes.saturating_mul(4);
-    let mut upgrade = upgrade.max_message_size(hard_cap).max_frame_size(hard_cap);
+    // A message over `max_frame_bytes` is refused from its frame header,
+    // before its payload is buffered, and answered with close 1009.
+    let limit = state.config.max_frame_bytes;
+    let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
         upgrade = upgrade.protocols([protocol.clone()]);
     }
@@ -218,7 +217,7 @@ impl Session {
                 incoming = socket.recv() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
-                        Some(Err(error)) => return Self::receive_failed(&error),
+                        Some(Err(error)) => return Self::receive_failed(error),
                         None => return End::ClientGone,
                     };
                     match self.on_message(socket, message, session_id).await {
@@ -250,11 +249,12 @@ impl Session {
         }
     }
 
-    fn receive_failed(error: &axum::Error) -> End {
-        // Beyond the transport's hard cap the stream cannot be
-        // resynchronised: the connection is gone either way.
+    fn receive_failed(error: axum::Error) -> End {
+        // A message over the limit (1009) or a text frame that is not UTF-8
+        // (1007) is answered with a close; anything else means the
+        // connection is gone.
         tracing::debug!(%error, "receive failed");
-        End::ClientGone
+        SessionClose::from_receive_error(error).map_or(End::ClientGone, End::Closed)
     }
 
     fn stream_failed(&self, error: SttStreamError) -> End {
@@ -277,6 +277,9 @@ impl Session {
             return Ok(Some(End::Closed(SessionClose::TooBig)));
         }
         match message {
+            // An empty frame carries no audio: it neither starts telephony
+            // mode nor reaches the recognizer.
+            Message::Binary(bytes) if bytes.is_empty() => self.touch(),
             Message::Binary(bytes) => {
                 self.touch();
                 if self.stream.is_none() {

@@ -55,12 +55,11 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/ws/tts", get(ws_tts))
 }
 
-/// The largest message the WebSocket layer reads whole. Messages up to this
-/// size are read and then refused by the session with a clean close 1009
-/// when over `max_frame_bytes`; only larger ones hit tungstenite's own limit,
-/// whose error leaves the connection unreadable.
+/// The largest message the WebSocket layer reads: `max_frame_bytes`. A
+/// larger frame is refused from its header, before its payload is buffered,
+/// and the session closes 1009 (the connection cannot be read after that).
 fn read_limit(max_frame_bytes: usize) -> usize {
-    max_frame_bytes.saturating_mul(4).max(64 * 1024)
+    max_frame_bytes
 }
 
 async fn ws_tts(
@@ -93,15 +92,10 @@ async fn ws_tts(
     upgrade.on_upgrade(move |socket| tasks.track_future(run(socket, state, caller.principal)))
 }
 
-/// Maps a read error: a message over tungstenite's limit is "too big", the
-/// rest means the connection is gone.
+/// Maps a read error: a message over the limit is "too big" (1009), a text
+/// frame that is not UTF-8 is 1007, the rest means the connection is gone.
 fn read_error(error: axum::Error) -> End {
-    match error.into_inner().downcast::<tungstenite::Error>() {
-        Ok(error) if matches!(*error, tungstenite::Error::Capacity(_)) => {
-            End::Close(SessionClose::TooBig)
-        }
-        _ => End::Disconnected,
-    }
+    SessionClose::from_receive_error(error).map_or(End::Disconnected, End::Close)
 }
 
 async fn write_loop(
@@ -316,6 +310,7 @@ fn close_detail(reason: &SessionClose, state: &AppState) -> String {
         ),
         SessionClose::ShuttingDown => "the server is shutting down".into(),
         SessionClose::LedgerUnavailable => "usage cannot be recorded; retry shortly".into(),
+        SessionClose::InvalidUtf8 => "a text frame was not valid UTF-8".into(),
         SessionClose::BadAudio | SessionClose::Internal => "internal server error".into(),
     }
 }
