@@ -169,6 +169,42 @@ async fn stream_stt(
     (messages, close)
 }
 
+/// Sends `text` to `/ws/tts` (session dialect) and reads until the server
+/// closes; the JSON messages and the close code and reason.
+async fn synthesize(server: &ServerProcess, key: &str, text: &str) -> (Vec<Value>, (u16, String)) {
+    let url = format!("ws://{}/ws/tts?apiKey={key}", server.addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    for message in [
+        json!({"type": "start", "config": {"encoding": "linear16", "sample_rate": 16000}}),
+        json!({"type": "text", "text": text}),
+        json!({"type": "flush"}),
+    ] {
+        socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let mut messages = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(120), socket.next())
+            .await
+            .expect("the server answers within 120 s");
+        match next {
+            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => {
+                let close = frame.map_or((0, String::new()), |f| {
+                    (u16::from(f.code), f.reason.to_string())
+                });
+                return (messages, close);
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return (messages, (0, String::new())),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credit_is_enforced_on_every_billable_route() {
     let data = tempfile::tempdir().unwrap();
@@ -282,6 +318,37 @@ async fn credit_is_enforced_on_every_billable_route() {
         sessions[0]["audio_seconds"],
         summary["total_duration_seconds"]
     );
+
+    // Synthesis too: 5 cents at $1 per 1 000 characters is 50 characters;
+    // the session stops after the sentence that used them up, with its bill.
+    let tts = create_key(
+        data.path(),
+        "tinytts",
+        &["--credits", "0.05", "--tts-price-per-1k-characters", "1"],
+    );
+    let text = [SENTENCE; 6].join(" ");
+    let (messages, (code, reason)) = synthesize(&server, &tts, &text).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "INSUFFICIENT_CREDITS"),
+        "{messages:#?}"
+    );
+    let summary = &messages
+        .iter()
+        .find(|m| m["type"] == "session_stopped")
+        .unwrap_or_else(|| panic!("no billing summary: {messages:#?}"))["billing_summary"];
+    let characters = summary["characters"].as_u64().unwrap();
+    assert!(
+        characters >= 50 && characters < text.chars().count() as u64,
+        "{summary}"
+    );
+    let balance = summary["credit_balance"].as_f64().unwrap();
+    // Never more negative than one sentence (under 0.1 $ here).
+    assert!(
+        (-0.1..=0.0).contains(&balance),
+        "balance {balance}: {summary}"
+    );
+    assert_eq!(server.usage(&tts).await["totals"]["sessions"], 1);
 
     // Out of credit now: the next request is refused.
     let (status, id, body) = post(&server, &tiny, LISTEN, "audio/basic", sentence).await;
