@@ -25,4 +25,4 @@ pub use cancel::CancelToken;
 pub use config::PoolConfig;
 pub use error::PoolError;
 pub use stt_pool::{tts_pool, SttPool, TtsPool};
-pub use worker_pool::{JobContext, JobHandle, PoolStats, WorkerPool};
+pub use worker_pool::{JobContext, JobHandle, PoolStats, Priority, WorkerPool};

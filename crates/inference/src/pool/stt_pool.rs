@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{JobHandle, PoolConfig, PoolError, PoolStats, WorkerPool};
+use super::{JobHandle, PoolConfig, PoolError, PoolStats, Priority, WorkerPool};
 use crate::phonemize::PhonemizerConfig;
 use crate::runtime::SessionOptions;
 use crate::stt::{DecodeHooks, SttError, SttModel, SttWorker, TranscribeOptions, Transcript};
@@ -73,8 +73,30 @@ impl SttPool {
         options: TranscribeOptions,
         progress: Option<Arc<dyn Fn(u8) + Send + Sync>>,
     ) -> Result<JobHandle<Result<Transcript, SttError>>, PoolError> {
+        self.submit(Priority::High, audio, options, progress)
+    }
+
+    /// Queues a transcription at `priority`: live partials go
+    /// [`Priority::Low`], so finals and files are always taken first and a
+    /// full queue sheds partials (see [`WorkerPool`]).
+    pub fn try_transcribe_at(
+        &self,
+        priority: Priority,
+        audio: Vec<f32>,
+        options: TranscribeOptions,
+    ) -> Result<JobHandle<Result<Transcript, SttError>>, PoolError> {
+        self.submit(priority, audio, options, None)
+    }
+
+    fn submit(
+        &self,
+        priority: Priority,
+        audio: Vec<f32>,
+        options: TranscribeOptions,
+        progress: Option<Arc<dyn Fn(u8) + Send + Sync>>,
+    ) -> Result<JobHandle<Result<Transcript, SttError>>, PoolError> {
         let aborted = Arc::clone(&self.aborted);
-        self.pool.try_submit(move |worker, ctx| {
+        self.pool.try_submit_with(priority, move |worker, ctx| {
             let cancel = || ctx.is_cancelled();
             let hooks = DecodeHooks {
                 cancel: Some(&cancel),

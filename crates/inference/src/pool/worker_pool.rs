@@ -1,12 +1,20 @@
-//! [`WorkerPool`]: threads owning per-worker state, a bounded queue and
-//! oneshot answers.
+//! [`WorkerPool`]: threads owning per-worker state, a bounded two-level
+//! priority queue and oneshot answers.
+//!
+//! Jobs are [`Priority::High`] (finals, files, synthesis: someone is waiting
+//! for exactly this answer) or [`Priority::Low`] (partials: a later one
+//! replaces it). Workers always take high jobs first. When the queue is full
+//! a high job evicts the oldest low one (its handle sees
+//! [`PoolError::Lost`], counted as shed), so under load partials thin out
+//! while finals keep their place; a low job finding the queue full is
+//! refused with [`PoolError::Busy`].
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
@@ -16,12 +24,59 @@ use super::{CancelToken, PoolError};
 
 type Job<S> = Box<dyn FnOnce(&mut S) + Send>;
 
+/// How urgent a job is (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// Taken first; may evict queued low jobs when the queue is full.
+    #[default]
+    High,
+    /// Taken when no high job waits; shed first under load.
+    Low,
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     queued: AtomicUsize,
     busy: AtomicUsize,
     completed: AtomicUsize,
     skipped: AtomicUsize,
+    shed: AtomicUsize,
+}
+
+/// The queue proper, behind [`Shared::queue`].
+struct Queue<S> {
+    high: VecDeque<Job<S>>,
+    low: VecDeque<Job<S>>,
+    /// Workers waiting for a job.
+    idle: usize,
+    closed: bool,
+}
+
+impl<S> Queue<S> {
+    fn len(&self) -> usize {
+        self.high.len() + self.low.len()
+    }
+
+    fn pop(&mut self) -> Option<Job<S>> {
+        self.high.pop_front().or_else(|| self.low.pop_front())
+    }
+}
+
+struct Shared<S> {
+    queue: Mutex<Queue<S>>,
+    ready: Condvar,
+}
+
+impl<S> Shared<S> {
+    fn lock(&self) -> MutexGuard<'_, Queue<S>> {
+        // Jobs never run under this lock, so a poisoned one holds consistent data.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
 }
 
 /// A snapshot of a pool's load.
@@ -39,6 +94,8 @@ pub struct PoolStats {
     pub completed: usize,
     /// Jobs skipped because they were cancelled while queued.
     pub skipped: usize,
+    /// Low-priority jobs evicted from a full queue by high-priority ones.
+    pub shed: usize,
 }
 
 /// What a running job can ask about itself.
@@ -91,10 +148,10 @@ impl<T> Future for JobHandle<T> {
     }
 }
 
-/// N threads, each owning an `S`, fed by a bounded queue.
+/// N threads, each owning an `S`, fed by a bounded priority queue.
 pub struct WorkerPool<S> {
     name: String,
-    tx: Option<SyncSender<Job<S>>>,
+    shared: Arc<Shared<S>>,
     threads: Vec<JoinHandle<()>>,
     counters: Arc<Counters>,
     queue_depth: usize,
@@ -112,7 +169,8 @@ impl<S> std::fmt::Debug for WorkerPool<S> {
 impl<S: Send + 'static> WorkerPool<S> {
     /// Builds `workers` states with `factory(index)` on the calling thread
     /// (so errors surface here), then starts one thread per state. At most
-    /// `queue_depth` jobs wait; more fail with [`PoolError::Busy`].
+    /// `queue_depth` jobs wait (beyond those an idle worker takes at once);
+    /// more fail with [`PoolError::Busy`].
     pub fn new<E>(
         name: &str,
         workers: usize,
@@ -122,41 +180,59 @@ impl<S: Send + 'static> WorkerPool<S> {
         let states = (0..workers.max(1))
             .map(&mut factory)
             .collect::<Result<Vec<S>, E>>()?;
-        let (tx, rx) = sync_channel::<Job<S>>(queue_depth);
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                high: VecDeque::new(),
+                low: VecDeque::new(),
+                idle: 0,
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        });
         let counters = Arc::new(Counters::default());
         let threads = states
             .into_iter()
             .enumerate()
             .map(|(i, state)| {
-                let rx = Arc::clone(&rx);
+                let shared = Arc::clone(&shared);
                 let counters = Arc::clone(&counters);
                 std::thread::Builder::new()
                     .name(format!("{name}-{i}"))
-                    .spawn(move || worker_loop(state, &rx, &counters))
+                    .spawn(move || worker_loop(state, &shared, &counters))
                     .unwrap_or_else(|e| panic!("cannot spawn {name} worker: {e}"))
             })
             .collect();
         Ok(Self {
             name: name.to_string(),
-            tx: Some(tx),
+            shared,
             threads,
             counters,
             queue_depth,
         })
     }
 
-    /// Queues `job` without blocking. It runs on some worker's state with a
-    /// [`JobContext`]; its return value answers the handle.
+    /// Queues `job` at [`Priority::High`] without blocking. It runs on some
+    /// worker's state with a [`JobContext`]; its return value answers the
+    /// handle.
     pub fn try_submit<T, F>(&self, job: F) -> Result<JobHandle<T>, PoolError>
     where
         T: Send + 'static,
         F: FnOnce(&mut S, &JobContext<'_>) -> T + Send + 'static,
     {
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| PoolError::ShutDown(self.name.clone()))?;
+        self.try_submit_with(Priority::High, job)
+    }
+
+    /// Queues `job` at `priority` without blocking (see the module docs for
+    /// what a full queue does).
+    pub fn try_submit_with<T, F>(
+        &self,
+        priority: Priority,
+        job: F,
+    ) -> Result<JobHandle<T>, PoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut S, &JobContext<'_>) -> T + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel::<T>();
         let cancel = CancelToken::new();
         let token = cancel.clone();
@@ -177,20 +253,39 @@ impl<S: Send + 'static> WorkerPool<S> {
             };
             let _ = reply.send(out);
         });
-        self.counters.queued.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(boxed) {
-            Ok(()) => Ok(JobHandle { rx, cancel }),
-            Err(e) => {
-                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(match e {
-                    TrySendError::Full(_) => PoolError::Busy {
+        let evicted = {
+            let mut queue = self.shared.lock();
+            if queue.closed {
+                return Err(PoolError::ShutDown(self.name.clone()));
+            }
+            let capacity = self.queue_depth + queue.idle.saturating_sub(queue.len());
+            let mut evicted = None;
+            if queue.len() >= capacity {
+                if priority == Priority::High && !queue.low.is_empty() {
+                    evicted = queue.low.pop_front();
+                } else {
+                    return Err(PoolError::Busy {
                         pool: self.name.clone(),
                         queue_depth: self.queue_depth,
-                    },
-                    TrySendError::Disconnected(_) => PoolError::ShutDown(self.name.clone()),
-                })
+                    });
+                }
             }
+            match priority {
+                Priority::High => queue.high.push_back(boxed),
+                Priority::Low => queue.low.push_back(boxed),
+            }
+            if evicted.is_none() {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            evicted
+        };
+        self.shared.ready.notify_one();
+        if evicted.is_some() {
+            self.counters.shed.fetch_add(1, Ordering::Relaxed);
         }
+        // Dropped outside the lock: its reply sender goes, its handle sees `Lost`.
+        drop(evicted);
+        Ok(JobHandle { rx, cancel })
     }
 }
 
@@ -204,6 +299,7 @@ impl<S> WorkerPool<S> {
             queue_depth: self.queue_depth,
             completed: self.counters.completed.load(Ordering::Relaxed),
             skipped: self.counters.skipped.load(Ordering::Relaxed),
+            shed: self.counters.shed.load(Ordering::Relaxed),
         }
     }
 
@@ -215,10 +311,16 @@ impl<S> WorkerPool<S> {
     /// Stops accepting jobs, lets the queued ones finish and joins the
     /// threads (blocking). Dropping the pool does the same without waiting.
     pub fn shutdown(mut self) {
-        self.tx = None;
+        self.shared.close();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+impl<S> Drop for WorkerPool<S> {
+    fn drop(&mut self) {
+        self.shared.close();
     }
 }
 
@@ -239,14 +341,27 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-fn worker_loop<S>(mut state: S, rx: &Mutex<Receiver<Job<S>>>, counters: &Counters) {
+/// The next job, high before low; `None` once the pool is closed and the
+/// queue has drained.
+fn next_job<S>(shared: &Shared<S>) -> Option<Job<S>> {
+    let mut queue = shared.lock();
     loop {
-        let job = {
-            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
-            rx.recv()
-        };
-        let Ok(job) = job else {
-            return; // pool dropped
+        if let Some(job) = queue.pop() {
+            return Some(job);
+        }
+        if queue.closed {
+            return None;
+        }
+        queue.idle += 1;
+        queue = shared.ready.wait(queue).unwrap_or_else(|p| p.into_inner());
+        queue.idle -= 1;
+    }
+}
+
+fn worker_loop<S>(mut state: S, shared: &Shared<S>, counters: &Counters) {
+    loop {
+        let Some(job) = next_job(shared) else {
+            return; // pool closed and drained
         };
         counters.queued.fetch_sub(1, Ordering::Relaxed);
         if catch_unwind(AssertUnwindSafe(|| job(&mut state))).is_err() {
@@ -256,5 +371,81 @@ fn worker_loop<S>(mut state: S, rx: &Mutex<Receiver<Job<S>>>, counters: &Counter
                 "pool job panicked"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A pool of one worker recording the order jobs ran in, blocked until
+    /// the returned sender fires.
+    fn blocked_pool(depth: usize) -> (WorkerPool<Vec<&'static str>>, mpsc::Sender<()>) {
+        let pool = WorkerPool::new("test", 1, depth, |_| Ok::<_, ()>(Vec::new())).unwrap();
+        let (go, wait) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel::<()>();
+        let blocker = pool
+            .try_submit(move |_, _| {
+                started.send(()).unwrap();
+                wait.recv().unwrap();
+            })
+            .unwrap();
+        running.recv().unwrap();
+        // The blocker's handle is waited on elsewhere so it stays alive.
+        std::thread::spawn(move || blocker.wait());
+        (pool, go)
+    }
+
+    fn record(
+        pool: &WorkerPool<Vec<&'static str>>,
+        priority: Priority,
+        name: &'static str,
+    ) -> Result<JobHandle<Vec<&'static str>>, PoolError> {
+        pool.try_submit_with(priority, move |order, _| {
+            order.push(name);
+            order.clone()
+        })
+    }
+
+    #[test]
+    fn high_jobs_run_first_and_evict_low_ones_when_full() {
+        let (pool, go) = blocked_pool(2);
+        let low_1 = record(&pool, Priority::Low, "low 1").unwrap();
+        let low_2 = record(&pool, Priority::Low, "low 2").unwrap();
+        // Full: a low job is refused, a high one evicts the oldest low job.
+        assert!(matches!(
+            record(&pool, Priority::Low, "low 3"),
+            Err(PoolError::Busy { .. })
+        ));
+        let high = record(&pool, Priority::High, "high").unwrap();
+        assert_eq!(pool.stats().shed, 1);
+        assert_eq!(pool.stats().queued, 2);
+        go.send(()).unwrap();
+        assert!(matches!(low_1.wait(), Err(PoolError::Lost)));
+        assert_eq!(high.wait().unwrap(), vec!["high"]);
+        assert_eq!(low_2.wait().unwrap(), vec!["high", "low 2"]);
+        // Full of high jobs: another high job is busy, nothing is evicted.
+        let (pool, go) = blocked_pool(1);
+        let first = record(&pool, Priority::High, "a").unwrap();
+        assert!(matches!(
+            record(&pool, Priority::High, "b"),
+            Err(PoolError::Busy { .. })
+        ));
+        go.send(()).unwrap();
+        assert_eq!(first.wait().unwrap(), vec!["a"]);
+    }
+
+    #[test]
+    fn an_idle_worker_takes_a_job_even_with_no_queue() {
+        let pool = WorkerPool::new("test", 1, 0, |_| Ok::<_, ()>(0u32)).unwrap();
+        // Wait until the worker is parked on the queue.
+        while pool.shared.lock().idle == 0 {
+            std::thread::yield_now();
+        }
+        let job = pool.try_submit(|n, _| *n + 1).unwrap();
+        assert_eq!(job.wait().unwrap(), 1);
+        pool.shutdown();
     }
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use vocalis_inference::pool::{JobHandle, PoolError, SttPool};
+use vocalis_inference::pool::{JobHandle, PoolError, Priority, SttPool};
 use vocalis_inference::streaming::{
     DecodeKind, DecodeRequest, StreamError, StreamEvent, StreamingConfig, StreamingRecognizer,
     Ticket,
@@ -247,12 +247,24 @@ impl SttStream {
         self.busy_since.is_some()
     }
 
-    /// Submits the next decode if none is in flight. A full pool skips a
-    /// partial and keeps a final for a retry; a final kept waiting longer
-    /// than [`BUSY_LIMIT`] is an error.
+    /// Submits the next decode if none is in flight. Partials go to the
+    /// pool at low priority, finals at high; a partial still in flight when
+    /// this stream's next final is ready is cancelled so the final never
+    /// waits behind it. A full pool skips a partial and keeps a final for a
+    /// retry; a final kept waiting longer than [`BUSY_LIMIT`] is an error.
     pub fn schedule(&mut self, pool: &SttPool) -> Result<(), SttStreamError> {
-        if self.in_flight.is_some() {
-            return Ok(());
+        if let Some(flight) = self.in_flight.take() {
+            if flight.kind == DecodeKind::Final || self.core().recognizer.queued_finals() == 0 {
+                self.in_flight = Some(flight);
+                return Ok(());
+            }
+            flight.handle.cancel();
+            drop(flight.handle);
+            // A cancelled partial yields no event.
+            let _ = self
+                .core()
+                .recognizer
+                .complete(flight.ticket, Err(SttError::Cancelled));
         }
         let Some(request) = self.core().recognizer.next_request() else {
             return Ok(());
@@ -264,7 +276,11 @@ impl SttStream {
             ref options,
             ..
         } = request;
-        match pool.try_transcribe(audio.clone(), options.clone()) {
+        let priority = match kind {
+            DecodeKind::Partial => Priority::Low,
+            DecodeKind::Final => Priority::High,
+        };
+        match pool.try_transcribe_at(priority, audio.clone(), options.clone()) {
             Ok(handle) => {
                 self.busy_since = None;
                 self.in_flight = Some(InFlight {
