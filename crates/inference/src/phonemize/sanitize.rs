@@ -14,8 +14,9 @@
 use std::borrow::Cow;
 
 /// Longest word passed to espeak-ng, in characters (English's longest
-/// dictionary word has 45).
-pub const MAX_WORD_CHARS: usize = 48;
+/// dictionary word has 45; piper-phonemize's reference spells a 50-letter
+/// run, which must stay one word to match it).
+pub const MAX_WORD_CHARS: usize = 64;
 
 /// Apostrophes allowed in one word (`y'all'd've` has 3).
 pub const MAX_APOSTROPHES_PER_WORD: usize = 3;
@@ -124,16 +125,17 @@ mod tests {
         let bounded = bound_words(&long);
         assert_eq!(longest_word(&bounded), MAX_WORD_CHARS);
         assert_eq!(bounded.replace(' ', ""), long);
-        let mixed = format!("a {} b\n{}", "x".repeat(100), "y".repeat(48));
+        let n = MAX_WORD_CHARS;
+        let mixed = format!("a {} b\n{}", "x".repeat(2 * n + 4), "y".repeat(n));
         let bounded = bound_words(&mixed);
         assert_eq!(
             bounded,
             format!(
                 "a {} {} {} b\n{}",
-                "x".repeat(48),
-                "x".repeat(48),
+                "x".repeat(n),
+                "x".repeat(n),
                 "xxxx",
-                "y".repeat(48)
+                "y".repeat(n)
             )
         );
     }
