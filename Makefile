@@ -9,12 +9,12 @@ RUN_MODELS   := tiny.en en_US-joe-medium silero-vad onnxruntime
 # Tests also check the multilingual model and the q8_0 quantization.
 TEST_MODELS  := $(RUN_MODELS) base
 
-.PHONY: run test setup build models-run models-test lint fmt bench bench-peers
+.PHONY: run test setup build models-run models-test lint fmt bench bench-peers fuzz-check fuzz-smoke
 
 run: models-run
 	$(VOCALIS) serve $(ARGS)
 
-test: models-test lint
+test: models-test lint fuzz-check
 	$(CARGO) test --workspace --release --locked
 	bash scripts/client-tests.sh
 
@@ -37,6 +37,16 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# The fuzz targets (fuzz/) are workspace members: `build` links them and
+# `lint` lints them. fuzz-check runs each briefly (no coverage, fixed seed);
+# fuzz-smoke fuzzes each for FUZZ_SECONDS (default 60) with cargo-fuzz.
+fuzz-check: build
+	bash scripts/fuzz-smoke.sh check
+
+fuzz-smoke:
+	@bash scripts/setup.sh fuzz
+	bash scripts/fuzz-smoke.sh
 
 bench: models-test
 	$(CARGO) bench -p vocalis-audio -- --quick

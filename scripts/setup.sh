@@ -43,3 +43,10 @@ if ! command -v cargo >/dev/null; then
 fi
 : "${python_packages[@]+}"
 echo "setup: system packages ok"
+
+# `setup.sh fuzz` (run by `make fuzz-smoke`): cargo-fuzz, from crates.io. The
+# targets build on the stable toolchain (scripts/fuzz-smoke.sh).
+if [ "${1:-}" = fuzz ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
