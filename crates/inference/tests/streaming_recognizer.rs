@@ -266,3 +266,39 @@ fn one_huge_push_is_cut_like_small_ones() {
         assert!(!text.is_empty());
     }
 }
+
+/// When the last partial already decoded all of an utterance's speech
+/// cleanly, it becomes the final and no final decode runs; the finals are as
+/// good as decoding each utterance again.
+#[test]
+fn a_partial_covering_the_utterance_is_its_final() {
+    use vocalis_inference::streaming::DecodeKind;
+    let audio = read_wav("two_sentences.wav");
+    let mut worker = worker();
+    let mut rec = StreamingRecognizer::new(&vad(), StreamingConfig::default()).unwrap();
+    let (mut events, mut final_decodes) = (Vec::new(), 0);
+    let mut run = |rec: &mut StreamingRecognizer, events: &mut Vec<StreamEvent>| {
+        while let Some(request) = rec.next_request() {
+            if request.kind == DecodeKind::Final {
+                final_decodes += 1;
+            }
+            let result = worker.transcribe(&request.audio, &request.options);
+            events.extend(rec.complete(request.ticket, result).unwrap());
+        }
+    };
+    for chunk in audio.chunks(320) {
+        events.extend(rec.push(chunk).unwrap());
+        run(&mut rec, &mut events);
+    }
+    events.extend(rec.finish().unwrap());
+    run(&mut rec, &mut events);
+    let fin = finals(&events);
+    assert_eq!(fin.len(), 2, "{events:#?}");
+    assert!(
+        final_decodes < 2,
+        "{final_decodes} final decodes for 2 finals"
+    );
+    let joined = format!("{} {}", fin[0].0, fin[1].0);
+    let wer = word_error_rate(&format!("{SENTENCE_1} {SENTENCE_2}"), &joined);
+    assert!(wer <= 0.1, "WER {wer:.2}: {joined}");
+}

@@ -140,6 +140,10 @@ struct Utterance {
     partials_sent: bool,
     /// (absolute sample of frame start, probability) for best-pause cuts.
     frames: Vec<(u64, f32)>,
+    /// The last partial that decoded cleanly (no temperature fallback would
+    /// have run) and the absolute sample its audio ended at: when it covers
+    /// the whole utterance, it is the final and no final decode runs.
+    covered: Option<(u64, Transcript)>,
 }
 
 #[derive(Debug)]
@@ -279,7 +283,10 @@ impl StreamingRecognizer {
             }
             VadEvent::SpeechEnd { at } => {
                 let end = samples(at).min(self.end_sample());
-                self.close_utterance(end);
+                match self.final_from_partial(end) {
+                    Some(event) => out.push(event),
+                    None => self.close_utterance(end),
+                }
             }
         }
     }
@@ -294,7 +301,39 @@ impl StreamingRecognizer {
             last_partial: String::new(),
             partials_sent: false,
             frames: Vec::new(),
+            covered: None,
         });
+    }
+
+    /// Ends the open utterance at `end` with its last partial as the final,
+    /// when that partial decoded all of the utterance's audio cleanly and no
+    /// earlier final is still owed (finals stay in order). Saves a decode.
+    fn final_from_partial(&mut self, end: u64) -> Option<StreamEvent> {
+        let final_pending = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.kind == DecodeKind::Final);
+        if final_pending || !self.finals.is_empty() {
+            return None;
+        }
+        let u = self.utterance.as_ref()?;
+        let (covered_to, _) = u.covered.as_ref()?;
+        if *covered_to < end.max(u.start) {
+            return None;
+        }
+        let u = self.utterance.take()?;
+        let (_, mut transcript) = u.covered?;
+        self.floor = end;
+        let start_s = secs(u.start);
+        transcript.shift(start_s);
+        Some(StreamEvent::Final {
+            confidence: transcript.confidence(),
+            text: transcript.text(),
+            words: transcript.words,
+            start: start_s,
+            end: secs(end.max(u.start)),
+            language: transcript.language,
+        })
     }
 
     /// Ends the open utterance at `end` (absolute samples) and queues its
@@ -506,6 +545,13 @@ impl StreamingRecognizer {
                     // The utterance ended meanwhile; its final supersedes this.
                     return Ok(Vec::new());
                 };
+                let threshold = self.config.options.logprob_threshold;
+                let clean = !transcript.text().is_empty()
+                    && transcript
+                        .segments
+                        .iter()
+                        .all(|s| s.avg_logprob >= threshold);
+                u.covered = clean.then(|| (flight.end, transcript.clone()));
                 let mut words = transcript.words;
                 for w in &mut words {
                     w.start += start_s;
