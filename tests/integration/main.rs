@@ -10,6 +10,7 @@
 //! - [`bad_frames`]: malformed WebSocket frames, bad JWTs and a 20 MB header.
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
+//! - [`faults`]: vanished clients, panicking sessions, missing or damaged models.
 //! - [`health`]: `/ws/health` and `/metrics`.
 //! - [`hostile_text`]: text that crashes espeak-ng never kills the server.
 //! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
@@ -27,6 +28,7 @@ mod auth;
 mod bad_files;
 mod bad_frames;
 mod credit;
+mod faults;
 mod health;
 mod hostile_text;
 mod hostile_live;

@@ -41,7 +41,13 @@ impl ServerProcess {
     /// Starts `vocalis serve --listen 127.0.0.1:0 EXTRA…` and waits for its
     /// `listening` log line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = vocalis(data_dir)
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)

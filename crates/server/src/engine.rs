@@ -34,6 +34,17 @@ pub enum EngineError {
     /// The VAD failed to load.
     #[error(transparent)]
     Vad(#[from] vocalis_inference::vad::VadError),
+    /// A model's files passed the store's size checks but its engine could
+    /// not load them (a damaged file; the message names the fix).
+    #[error("model `{name}` could not be loaded: {detail}; if its files are damaged, `{fix}` reinstalls it (`vocalis models verify {name}` checks it)")]
+    Unloadable {
+        /// The model's name.
+        name: String,
+        /// What the engine said.
+        detail: String,
+        /// The command that reinstalls it.
+        fix: String,
+    },
     /// The named model is not of the kind asked for.
     #[error("model `{name}` is not {expected}")]
     WrongKind {
@@ -119,6 +130,21 @@ pub fn load_stt_model(store: &ModelStore, name: &str) -> Result<Arc<SttModel>, E
     Ok(Arc::new(SttModel::load(path, &SttModelConfig::default())?))
 }
 
+/// Names the model and the command that reinstalls it on an engine's load
+/// failure; store errors (missing, wrong size) already name it.
+fn unloadable(name: &str) -> impl FnOnce(EngineError) -> EngineError + '_ {
+    move |error| match error {
+        EngineError::Model(_) | EngineError::WrongKind { .. } | EngineError::Unloadable { .. } => {
+            error
+        }
+        other => EngineError::Unloadable {
+            name: name.to_owned(),
+            detail: other.to_string(),
+            fix: vocalis_models::pull_command(name, None),
+        },
+    }
+}
+
 impl Engines {
     /// Loads every engine from the store at `models_dir`; each Piper worker
     /// phonemizes where `phonemizer` says (a server: isolated).
@@ -128,15 +154,21 @@ impl Engines {
         phonemizer: &PhonemizerConfig,
     ) -> Result<Self, EngineError> {
         let store = ModelStore::new(models_dir);
-        init_onnx_runtime(&store)?;
-        let vad = load_vad(&store)?;
-        let stt_model = load_stt_model(&store, &settings.stt_model)?;
+        init_onnx_runtime(&store).map_err(unloadable("onnxruntime"))?;
+        let vad = load_vad(&store).map_err(unloadable("silero-vad"))?;
+        let stt_model =
+            load_stt_model(&store, &settings.stt_model).map_err(unloadable(&settings.stt_model))?;
         let multilingual = stt_model.is_multilingual();
         let stt = SttPool::new(stt_model, Some(vad.clone()), &settings.pool)?;
         let files = voice_files(&store, &settings.voice)?;
         let session = SessionOptions::default();
-        let tts = tts_pool(&files, &session, phonemizer, &settings.pool)?;
-        let voice_rate = vocalis_inference::VoiceConfig::load(&files.config)?.sample_rate;
+        let tts = tts_pool(&files, &session, phonemizer, &settings.pool)
+            .map_err(EngineError::from)
+            .map_err(unloadable(&settings.voice))?;
+        let voice_rate = vocalis_inference::VoiceConfig::load(&files.config)
+            .map_err(EngineError::from)
+            .map_err(unloadable(&settings.voice))?
+            .sample_rate;
         Ok(Self {
             stt,
             tts,

@@ -11,6 +11,7 @@
 //! - [`email`]: outgoing email through an SMTP relay, rate-limited per tenant.
 //! - [`engine`]: the Whisper and Piper worker pools and the VAD, loaded from the model store.
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
+//! - [`fault`]: panics kept to their own session or request; the test-only fault-injection hook.
 //! - [`metrics`]: Prometheus counters, gauges and histograms.
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
 //! - [`session`]: protocol-independent live-session parts (audio input, streaming STT).
@@ -24,6 +25,7 @@ pub mod config;
 pub mod email;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod metrics;
 pub mod routes;
 pub mod server;

@@ -17,9 +17,9 @@ use axum::Router;
 use crate::server::AppState;
 
 /// All routes Vocalis serves, with the fallback that answers unknown paths
-/// with a JSON 404.
+/// with a JSON 404 and a panic in any handler with a JSON 500.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(usage::routes())
@@ -30,7 +30,16 @@ pub fn router(state: AppState) -> Router {
         .merge(ws_stt::routes())
         .merge(listen_ws::routes())
         .merge(ws_tts::routes())
-        .fallback(not_found)
+        .fallback(not_found);
+    let router = if crate::fault::enabled() {
+        router.layer(axum::middleware::from_fn(crate::fault::http_fault))
+    } else {
+        router
+    };
+    // A panicking handler answers its own request with a 500; the
+    // connection and every other request go on.
+    router
+        .layer(crate::fault::catch_panic_layer())
         .with_state(state)
 }
 

@@ -81,6 +81,7 @@ impl ServeArgs {
 /// Runs the server on a multi-threaded runtime until a shutdown signal.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config()?;
+    vocalis_server::fault::init();
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

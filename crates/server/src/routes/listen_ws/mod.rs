@@ -168,7 +168,10 @@ async fn run(
         streams: Vec::new(),
         writer,
     };
-    let end = session.serve(&mut socket).await;
+    // A panic in the loop ends this session only: 1011, usage committed.
+    let end = crate::fault::contain(session.serve(&mut socket))
+        .await
+        .unwrap_or(End::Closed(SessionClose::Internal));
     session.end(socket, end).await;
 }
 
@@ -239,6 +242,9 @@ impl Session {
     }
 
     async fn on_message(&mut self, socket: &mut WebSocket, message: Message) -> Option<End> {
+        if let Message::Text(text) = &message {
+            crate::fault::on_client_text(text);
+        }
         match message {
             Message::Binary(bytes) => {
                 if bytes.len() > self.state.config.max_frame_bytes {

@@ -165,7 +165,10 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
         meter,
         stream: None,
     };
-    let end = session.serve(&mut socket, &session_id).await;
+    // A panic in the loop ends this session only: 1011, usage committed.
+    let end = crate::fault::contain(session.serve(&mut socket, &session_id))
+        .await
+        .unwrap_or(End::Closed(SessionClose::Internal));
     session.end(socket, end).await;
 }
 
@@ -289,6 +292,7 @@ impl Session {
                 self.push_audio(socket, &bytes).await?;
             }
             Message::Text(text) => {
+                crate::fault::on_client_text(&text);
                 let parsed: SttClientMessage = match serde_json::from_str(&text) {
                     Ok(parsed) => parsed,
                     Err(error) => {

@@ -147,7 +147,12 @@ async fn serve(socket: WebSocket, state: AppState, principal: Principal, session
         meter.limit_credit(info.credit_balance.map(dollars_to_micros));
     }
     let (sink, reader) = socket.split();
-    let mut reader = reader.map(|item| item.map_err(read_error));
+    let mut reader = reader.map(|item| {
+        if let Ok(Message::Text(text)) = &item {
+            crate::fault::on_client_text(text);
+        }
+        item.map_err(read_error)
+    });
     let (out, queue) = mpsc::channel(WRITER_QUEUE);
     let writer = tokio::spawn(write_loop(sink, queue));
     let mut session = Session::new(state.clone(), meter);
@@ -166,7 +171,10 @@ async fn serve(socket: WebSocket, state: AppState, principal: Principal, session
             if broke {
                 End::Close(SessionClose::InsufficientCredits)
             } else {
-                session.drive(&mut reader, &out).await
+                // A panic in the loop ends this session only: 1011, usage committed.
+                crate::fault::contain(session.drive(&mut reader, &out))
+                    .await
+                    .unwrap_or(End::Close(SessionClose::Internal))
             }
         }
         Err(end) => end,
@@ -249,6 +257,13 @@ async fn finish<S>(
         }
         (End::Close(reason @ SessionClose::InsufficientCredits), Ok(committed)) => {
             // Audio already synthesized was billed: it still goes out, then the bill.
+            session.send_close_error(reason, close_detail(reason, state));
+            let billing_summary = committed.billing_summary();
+            session.send(&SessionServerMessage::SessionStopped { billing_summary });
+            last.push(close_message(reason.close_code(), reason.reason()));
+        }
+        (End::Close(reason @ SessionClose::ShuttingDown), Ok(committed)) => {
+            // Audio already synthesized still goes out, then the bill.
             session.send_close_error(reason, close_detail(reason, state));
             let billing_summary = committed.billing_summary();
             session.send(&SessionServerMessage::SessionStopped { billing_summary });
