@@ -61,6 +61,24 @@ pub struct ServerConfig {
     pub max_speech_chars: usize,
     /// Outgoing email (`POST /v1/email/send`); off without `smtp_host`.
     pub email: crate::email::EmailConfig,
+    /// How long a client may take to send a request's headers before the
+    /// connection is closed (half-sent requests do not hold sockets).
+    pub header_read_timeout_ms: u64,
+    /// An HTTP keep-alive connection with no request in flight and no
+    /// bytes moving for this long is closed (WebSockets are not affected).
+    pub http_idle_timeout_ms: u64,
+    /// Open TCP connections (HTTP and WebSocket together); one more is
+    /// answered `503 server_busy` and closed.
+    pub max_connections: usize,
+    /// Concurrent WebSocket sessions (`/ws/stt`, `/ws/tts`, `/v1/listen`,
+    /// `/ws/health`); one more is answered `503 server_busy` before upgrade.
+    pub max_sessions: usize,
+    /// How long `/v1/audio/speech` waits for a client that stopped reading
+    /// before it abandons the synthesis.
+    pub tts_write_timeout_ms: u64,
+    /// Require an API key (or JWT) for `/metrics` and `/ws/health`.
+    /// Off by default (compatibility); turn on when the port is public.
+    pub metrics_auth: bool,
 }
 
 impl Default for ServerConfig {
@@ -88,8 +106,41 @@ impl Default for ServerConfig {
             max_concurrent_decodes: 2,
             max_speech_chars: 100_000,
             email: crate::email::EmailConfig::default(),
+            header_read_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
+            max_connections: 4_096,
+            max_sessions: 64,
+            tts_write_timeout_ms: 30_000,
+            metrics_auth: false,
         }
     }
+}
+
+/// One day: the longest any timeout or interval may be (longer ones
+/// overflow `Instant` arithmetic or mean "never", which is a bug).
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+
+/// `now + ms`, with `ms` capped at [`MAX_DURATION_MS`]: a deadline from a
+/// setting never overflows `Instant` (validation rejects larger values;
+/// this is the backstop for code paths that did not go through it).
+pub fn deadline_after_ms(ms: u64) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(std::time::Duration::from_millis(ms.min(MAX_DURATION_MS)))
+        .unwrap_or(now)
+}
+
+/// Checks that `value` is within `min..=max`, naming `field` otherwise.
+fn check_range<T>(field: &'static str, value: T, min: T, max: T) -> Result<(), ConfigError>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    if value < min || value > max {
+        return Err(ConfigError::Invalid {
+            field,
+            reason: format!("{value} is outside the allowed range {min} to {max}"),
+        });
+    }
+    Ok(())
 }
 
 /// Why a configuration could not be loaded or is not usable.
@@ -161,12 +212,12 @@ impl ServerConfig {
 
     /// Checks the values that deserialization alone cannot check.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid {
-                field: "max_body_bytes",
-                reason: format!("{} is below the minimum of 1024", self.max_body_bytes),
-            });
-        }
+        check_range(
+            "max_body_bytes",
+            self.max_body_bytes,
+            1024,
+            u32::MAX as usize,
+        )?;
         if self.models_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 field: "models_dir",
@@ -186,24 +237,51 @@ impl ServerConfig {
                 field: "stt_workers/threads_per_worker/tts_workers/queue_depth",
                 reason: e.to_string(),
             })?;
-        if self.idle_timeout_ms < 1000 {
-            return Err(ConfigError::Invalid {
-                field: "idle_timeout_ms",
-                reason: "must be at least 1000".into(),
-            });
-        }
-        if self.ping_interval_ms < 100 {
-            return Err(ConfigError::Invalid {
-                field: "ping_interval_ms",
-                reason: "must be at least 100".into(),
-            });
-        }
-        if self.max_frame_bytes < 1024 {
-            return Err(ConfigError::Invalid {
-                field: "max_frame_bytes",
-                reason: "must be at least 1024".into(),
-            });
-        }
+        check_range(
+            "shutdown_grace_ms",
+            self.shutdown_grace_ms,
+            0,
+            MAX_DURATION_MS,
+        )?;
+        check_range(
+            "idle_timeout_ms",
+            self.idle_timeout_ms,
+            1000,
+            MAX_DURATION_MS,
+        )?;
+        check_range(
+            "ping_interval_ms",
+            self.ping_interval_ms,
+            100,
+            MAX_DURATION_MS,
+        )?;
+        check_range(
+            "health_interval_ms",
+            self.health_interval_ms,
+            100,
+            MAX_DURATION_MS,
+        )?;
+        check_range("max_frame_bytes", self.max_frame_bytes, 1024, 1 << 30)?;
+        check_range(
+            "header_read_timeout_ms",
+            self.header_read_timeout_ms,
+            100,
+            600_000,
+        )?;
+        check_range(
+            "http_idle_timeout_ms",
+            self.http_idle_timeout_ms,
+            1000,
+            MAX_DURATION_MS,
+        )?;
+        check_range("max_connections", self.max_connections, 1, 1_000_000)?;
+        check_range("max_sessions", self.max_sessions, 1, 1_000_000)?;
+        check_range(
+            "tts_write_timeout_ms",
+            self.tts_write_timeout_ms,
+            100,
+            3_600_000,
+        )?;
         for (field, price) in [
             ("stt_price_per_minute", self.stt_price_per_minute),
             (
@@ -218,24 +296,20 @@ impl ServerConfig {
                 });
             }
         }
-        if !self.max_audio_seconds.is_finite() || self.max_audio_seconds < 1.0 {
+        if !self.max_audio_seconds.is_finite() {
             return Err(ConfigError::Invalid {
                 field: "max_audio_seconds",
-                reason: format!("{} is below the minimum of 1", self.max_audio_seconds),
+                reason: format!("{} is not a number of seconds", self.max_audio_seconds),
             });
         }
-        if !(1..=1_024).contains(&self.max_concurrent_decodes) {
-            return Err(ConfigError::Invalid {
-                field: "max_concurrent_decodes",
-                reason: format!("{} is outside 1 to 1024", self.max_concurrent_decodes),
-            });
-        }
-        if self.max_speech_chars == 0 {
-            return Err(ConfigError::Invalid {
-                field: "max_speech_chars",
-                reason: "must be at least 1".into(),
-            });
-        }
+        check_range("max_audio_seconds", self.max_audio_seconds, 1.0, 86_400.0)?;
+        check_range("max_speech_chars", self.max_speech_chars, 1, 10_000_000)?;
+        check_range(
+            "max_concurrent_decodes",
+            self.max_concurrent_decodes,
+            1,
+            1_024,
+        )?;
         self.email.validate()?;
         crate::auth::JwtVerifier::from_config(&self.jwt).map_err(|e| ConfigError::Invalid {
             field: "jwt",
@@ -335,5 +409,141 @@ mod tests {
         };
         let err = config.validate().unwrap_err();
         assert!(err.to_string().contains("max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn zero_and_huge_durations_and_sizes_are_rejected_naming_the_field() {
+        let cases: [(&str, ServerConfig); 14] = [
+            (
+                "health_interval_ms",
+                ServerConfig {
+                    health_interval_ms: 0,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "idle_timeout_ms",
+                ServerConfig {
+                    idle_timeout_ms: u64::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "ping_interval_ms",
+                ServerConfig {
+                    ping_interval_ms: u64::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "health_interval_ms",
+                ServerConfig {
+                    health_interval_ms: u64::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "shutdown_grace_ms",
+                ServerConfig {
+                    shutdown_grace_ms: u64::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "header_read_timeout_ms",
+                ServerConfig {
+                    header_read_timeout_ms: 0,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "http_idle_timeout_ms",
+                ServerConfig {
+                    http_idle_timeout_ms: u64::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "max_connections",
+                ServerConfig {
+                    max_connections: 0,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "max_sessions",
+                ServerConfig {
+                    max_sessions: 0,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "tts_write_timeout_ms",
+                ServerConfig {
+                    tts_write_timeout_ms: 0,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "max_frame_bytes",
+                ServerConfig {
+                    max_frame_bytes: usize::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "max_speech_chars",
+                ServerConfig {
+                    max_speech_chars: usize::MAX,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "max_audio_seconds",
+                ServerConfig {
+                    max_audio_seconds: f64::INFINITY,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "max_audio_seconds",
+                ServerConfig {
+                    max_audio_seconds: 1e12,
+                    ..ServerConfig::default()
+                },
+            ),
+        ];
+        for (field, config) in cases {
+            let err = config.validate().unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("`{field}`")),
+                "{field}: {message}"
+            );
+            assert!(
+                matches!(err, ConfigError::Invalid { field: f, .. } if f == field),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_parse_from_toml() {
+        let defaults = ServerConfig::default();
+        assert_eq!(defaults.header_read_timeout_ms, 10_000);
+        assert_eq!(defaults.http_idle_timeout_ms, 60_000);
+        assert_eq!(defaults.max_connections, 4_096);
+        assert_eq!(defaults.max_sessions, 64);
+        assert_eq!(defaults.tts_write_timeout_ms, 30_000);
+        assert!(!defaults.metrics_auth);
+        let config = ServerConfig::from_toml_str(
+            "header_read_timeout_ms = 500\nmax_sessions = 2\nmax_connections = 3\nmetrics_auth = true\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.header_read_timeout_ms, 500);
+        assert_eq!(config.max_sessions, 2);
+        assert_eq!(config.max_connections, 3);
+        assert!(config.metrics_auth);
     }
 }

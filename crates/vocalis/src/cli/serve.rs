@@ -47,6 +47,24 @@ pub struct ServeArgs {
     /// Close WebSocket sessions idle for this long, in ms.
     #[arg(long, env = "VOCALIS_IDLE_TIMEOUT_MS")]
     idle_timeout_ms: Option<u64>,
+    /// Close connections whose request headers take longer than this, in ms.
+    #[arg(long, env = "VOCALIS_HEADER_READ_TIMEOUT_MS")]
+    header_read_timeout_ms: Option<u64>,
+    /// Close HTTP connections idle (nothing running, nothing moving) this long, in ms.
+    #[arg(long, env = "VOCALIS_HTTP_IDLE_TIMEOUT_MS")]
+    http_idle_timeout_ms: Option<u64>,
+    /// Open TCP connections before new ones are answered 503.
+    #[arg(long, env = "VOCALIS_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Concurrent WebSocket sessions before new ones are answered 503.
+    #[arg(long, env = "VOCALIS_MAX_SESSIONS")]
+    max_sessions: Option<usize>,
+    /// How long `/v1/audio/speech` waits for a client that stopped reading, in ms.
+    #[arg(long, env = "VOCALIS_TTS_WRITE_TIMEOUT_MS")]
+    tts_write_timeout_ms: Option<u64>,
+    /// Require an API key or JWT for `/metrics` and `/ws/health`.
+    #[arg(long, env = "VOCALIS_METRICS_AUTH")]
+    metrics_auth: Option<bool>,
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
@@ -73,6 +91,15 @@ impl ServeArgs {
         set(&mut config.tts_workers, self.tts_workers);
         set(&mut config.queue_depth, self.queue_depth);
         set(&mut config.idle_timeout_ms, self.idle_timeout_ms);
+        set(
+            &mut config.header_read_timeout_ms,
+            self.header_read_timeout_ms,
+        );
+        set(&mut config.http_idle_timeout_ms, self.http_idle_timeout_ms);
+        set(&mut config.max_connections, self.max_connections);
+        set(&mut config.max_sessions, self.max_sessions);
+        set(&mut config.tts_write_timeout_ms, self.tts_write_timeout_ms);
+        set(&mut config.metrics_auth, self.metrics_auth);
         config.validate()?;
         Ok(config)
     }

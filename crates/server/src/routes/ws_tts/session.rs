@@ -342,7 +342,9 @@ impl Session {
         S: Stream<Item = Result<Message, E>> + Unpin,
         E: Into<End>,
     {
-        let idle = Duration::from_millis(self.state.config.idle_timeout_ms);
+        // Capped so `since + idle` cannot overflow (validation bounds it too).
+        let idle_ms = self.state.config.idle_timeout_ms;
+        let idle = Duration::from_millis(idle_ms.min(crate::config::MAX_DURATION_MS));
         let mut in_flight: Option<InFlight> = None;
         let mut idle_since = Instant::now();
         let mut stalled_since = Instant::now();
