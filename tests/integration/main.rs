@@ -15,6 +15,10 @@
 //! - [`hostile_text`]: text that crashes espeak-ng never kills the server.
 //! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
+//! - [`limits`]: header timeout, connection and session caps (503
+//!   `server_busy`), stalled speech clients, memory of idle WebSockets.
+//! - [`security`]: secure defaults: developer key only on loopback, private
+//!   data dir, no key echoed as a subprotocol, `metrics_auth`.
 //! - [`ws_stt`]: the 60db live transcription WebSocket with real speech.
 //! - [`ws_tts`]: the 60db streaming synthesis WebSocket, both dialects, with Whisper checking the audio.
 //! - [`rest_email`]: `/v1/email/send` against a tiny SMTP server on 127.0.0.1.
@@ -33,10 +37,12 @@ mod health;
 mod hostile_text;
 mod hostile_live;
 mod keys;
+mod limits;
 mod listen_ws;
 mod rest_email;
 mod rest_speech;
 mod rest_transcriptions;
+mod security;
 mod serve;
 mod shutdown;
 mod support;

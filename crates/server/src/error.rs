@@ -60,6 +60,12 @@ pub enum ApiError {
     /// Usage cannot be recorded, so no billable work is accepted (503).
     #[error("{0}")]
     LedgerUnavailable(String),
+    /// The server is at its connection or WebSocket session limit (503).
+    #[error("{0}")]
+    ServerBusy(String),
+    /// The server is draining for shutdown and takes no new connections (503).
+    #[error("{0}")]
+    ShuttingDown(String),
     /// Something failed inside the server; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,6 +88,8 @@ impl ApiError {
             Self::EmailSendFailed(_) => "email_send_failed",
             Self::InsufficientCredits(_) => "insufficient_credits",
             Self::LedgerUnavailable(_) => "ledger_unavailable",
+            Self::ServerBusy(_) => "server_busy",
+            Self::ShuttingDown(_) => "shutting_down",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -101,6 +109,7 @@ impl ApiError {
             Self::EmailSendFailed(_) => StatusCode::BAD_GATEWAY,
             Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
             Self::LedgerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerBusy(_) | Self::ShuttingDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`auth`]: API keys, JWTs, and where credentials are found in a request.
 //! - [`billing`]: metering sessions into exactly one usage record each.
+//! - `conn`: the accept loop and its limits (header timeout, idle timeout,
+//!   connection and WebSocket session caps).
 //! - [`config`]: the typed, validated server configuration (TOML file, env, flags).
 //! - [`email`]: outgoing email through an SMTP relay, rate-limited per tenant.
 //! - [`engine`]: the Whisper and Piper worker pools and the VAD, loaded from the model store.
@@ -22,6 +24,7 @@
 pub mod auth;
 pub mod billing;
 pub mod config;
+mod conn;
 pub mod email;
 pub mod engine;
 pub mod error;

@@ -3,7 +3,8 @@
 //! [`Server::bind`] validates the config and binds (port 0 picks a free
 //! port, which is how tests start real servers). [`RunningServer`] owns a
 //! cancellation token: cancelling it stops accepting connections and waits
-//! up to `shutdown_grace_ms` for open sessions.
+//! up to `shutdown_grace_ms` for open sessions. Connections are served by
+//! `crate::conn`, which enforces the connection limits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -118,15 +119,15 @@ impl Server {
             .map_err(|source| StartError::Bind { addr, source })?;
         self.config.validate()?;
         let store: SharedStorage = Arc::new(Store::open(&self.config.data_dir)?);
-        bootstrap_dev_key(store.as_ref(), &self.config.data_dir)?;
+        bootstrap_dev_key(store.as_ref(), &self.config.data_dir, addr)?;
         let jwt = JwtVerifier::from_config(&self.config.jwt).map_err(|e| ConfigError::Invalid {
             field: "jwt",
             reason: e.to_string(),
         })?;
+        let tasks = TaskTracker::new();
         let decode_slots = Arc::new(tokio::sync::Semaphore::new(
             self.config.max_concurrent_decodes,
         ));
-        let tasks = TaskTracker::new();
         let state = AppState {
             started: Instant::now(),
             ledger: crate::billing::Ledger::new(store.clone(), tasks.clone()),
@@ -141,17 +142,14 @@ impl Server {
         };
         let shutdown = state.shutdown.clone();
         let tasks = state.tasks.clone();
+        let limits = crate::conn::Limits::from_config(&state.config);
         let app = crate::routes::router(state);
         let signal = shutdown.clone();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { signal.cancelled().await })
-                .await;
-            // axum's graceful shutdown does not wait for upgraded
-            // connections; the tracker does.
-            tasks.close();
-            tasks.wait().await;
-            served
+            // Returns once shut down and drained: every connection and
+            // every upgraded session (in the tracker) has finished.
+            crate::conn::serve(listener, app, limits, signal, tasks).await;
+            Ok(())
         });
         tracing::info!(%addr, "listening");
         Ok(RunningServer {
@@ -209,9 +207,22 @@ impl RunningServer {
 
 /// On first start (no API keys at all), creates tenant `default` with a key
 /// written to `<data dir>/dev-api-key` (mode 0600), so `make run` is usable at
-/// once. Logs the path, never the key.
-fn bootstrap_dev_key(store: &dyn Storage, data_dir: &std::path::Path) -> Result<(), StartError> {
+/// once. Logs the path, never the key. Only on a loopback address: a server
+/// reachable from the network gets no unlimited key it did not ask for.
+fn bootstrap_dev_key(
+    store: &dyn Storage,
+    data_dir: &std::path::Path,
+    addr: SocketAddr,
+) -> Result<(), StartError> {
     if !store.list_keys()?.is_empty() {
+        return Ok(());
+    }
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "no API keys exist and no developer key is created on a non-loopback address; \
+             create one with `vocalis keys create --tenant <name>`"
+        );
         return Ok(());
     }
     store.ensure_tenant("default", None)?;

@@ -11,12 +11,16 @@ pub enum Credential {
     /// `Authorization: Bearer …` or `Authorization: Token …`.
     Header(String),
     /// A `Sec-WebSocket-Protocol` entry: `token, <secret>` (Deepgram's
-    /// browser form) or `bearer.<secret>`. The server must echo `protocol`
-    /// back for the browser to accept the upgrade.
+    /// browser form) or `bearer.<secret>`. A browser accepts the upgrade only
+    /// if the selected subprotocol is one it offered (or none is selected).
     Subprotocol {
         /// The secret.
         secret: String,
-        /// The subprotocol to echo back.
+        /// The subprotocol to select if the client offered it. Never the
+        /// secret nor an entry containing it, so the key is not echoed in
+        /// the 101 response: `token` (or `bearer`) for the two-entry form;
+        /// for `bearer.<secret>`, another entry the client offered, else
+        /// `bearer`, which it did not offer, so none is selected.
         protocol: String,
     },
 }
@@ -66,16 +70,22 @@ pub fn find_credential(query: Option<&str>, headers: &HeaderMap) -> Option<Crede
     for (index, protocol) in protocols.iter().enumerate() {
         if let Some(secret) = protocol.strip_prefix("bearer.") {
             if !secret.is_empty() {
+                let other = protocols
+                    .iter()
+                    .find(|p| !p.contains(secret) && !p.starts_with("bearer."));
                 return Some(Credential::Subprotocol {
                     secret: secret.to_owned(),
-                    protocol: (*protocol).to_owned(),
+                    protocol: other.map_or("bearer", |p| p).to_owned(),
                 });
             }
         }
         if protocol.eq_ignore_ascii_case("token") || protocol.eq_ignore_ascii_case("bearer") {
             if let Some(secret) = protocols.get(index + 1) {
+                // `bearer, bearer.<secret>`: the plain entry is there for
+                // browsers that require a subprotocol to be selected.
+                let secret = secret.strip_prefix("bearer.").unwrap_or(secret);
                 return Some(Credential::Subprotocol {
-                    secret: (*secret).to_owned(),
+                    secret: secret.to_owned(),
                     protocol: (*protocol).to_owned(),
                 });
             }
@@ -132,6 +142,26 @@ mod tests {
                 *expected,
                 "{query:?} {headers:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_protocol_to_select_never_holds_the_secret() {
+        let cases = [
+            ("token, sk_live_k3", "token"),
+            ("bearer.sk_live_k4", "bearer"),
+            ("bearer.sk_live_k5, vocalis", "vocalis"),
+            ("vocalis, bearer.sk_live_k6", "vocalis"),
+            ("bearer, bearer.sk_live_k7", "bearer"),
+        ];
+        for (offered, selected) in cases {
+            let found = find_credential(None, &headers(&[("sec-websocket-protocol", offered)]));
+            let Some(Credential::Subprotocol { secret, protocol }) = found else {
+                panic!("no subprotocol credential in {offered}");
+            };
+            assert!(secret.starts_with("sk_live_k"), "{offered}");
+            assert_eq!(protocol, selected, "{offered}");
+            assert!(!protocol.contains(&secret), "{offered}");
         }
     }
 

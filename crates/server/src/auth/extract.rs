@@ -26,7 +26,20 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let credential = find_credential(parts.uri.query(), &parts.headers);
+        authenticate(state, parts.uri.query(), &parts.headers).await
+    }
+}
+
+/// Authenticates the credential found in `query` or `headers`: the
+/// extractor's check, for handlers that authenticate only when configured to
+/// (`/metrics` and `/ws/health` with `metrics_auth`).
+pub async fn authenticate(
+    state: &AppState,
+    query: Option<&str>,
+    headers: &axum::http::HeaderMap,
+) -> Result<Authenticated, ApiError> {
+    {
+        let credential = find_credential(query, headers);
         let authenticator = state.auth.clone();
         let checked = credential.clone();
         let principal =
@@ -34,7 +47,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 .await
                 .map_err(|e| ApiError::Internal(format!("auth task failed: {e}")))?;
         match (principal, credential) {
-            (Ok(principal), Some(credential)) => Ok(Self {
+            (Ok(principal), Some(credential)) => Ok(Authenticated {
                 principal,
                 credential,
             }),

@@ -2,13 +2,16 @@
 //! plain GET answers the full health JSON (200, or 503 when degraded) and as
 //! a WebSocket pushes it on connect, every `health_interval_ms`, and on
 //! `{"type":"ping"}`; like every WebSocket route it also sends a Ping frame
-//! every `ping_interval_ms`. No authentication: health reveals no tenant data.
+//! every `ping_interval_ms`. No authentication by default (health reveals
+//! no tenant data); with `metrics_auth = true`, `/ws/health` (both forms)
+//! needs an API key or JWT, answered 401 before any upgrade. `/healthz`
+//! always stays open for load balancers.
 
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -129,12 +132,31 @@ pub fn report(state: &AppState) -> HealthReport {
 
 async fn ws_health(
     State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    let mut selected = None;
+    if state.config.metrics_auth {
+        match crate::auth::extract::authenticate(&state, uri.query(), &headers).await {
+            Err(refused) => return refused.into_response(),
+            Ok(caller) => {
+                if let crate::auth::Credential::Subprotocol { protocol, .. } = caller.credential {
+                    selected = Some(protocol);
+                }
+            }
+        }
+    }
     match upgrade {
-        Ok(upgrade) => upgrade
-            .max_message_size(64 * 1024)
-            .on_upgrade(move |socket| push_health(socket, state)),
+        Ok(mut upgrade) => {
+            if let Some(protocol) = selected {
+                upgrade = upgrade.protocols([protocol]);
+            }
+            upgrade
+                .max_message_size(64 * 1024)
+                .read_buffer_size(crate::session::socket::READ_BUFFER_BYTES)
+                .on_upgrade(move |socket| push_health(socket, state))
+        }
         Err(_) => {
             let report = report(&state);
             let status = if report.status == "ok" {
@@ -148,7 +170,14 @@ async fn ws_health(
 }
 
 async fn push_health(mut socket: WebSocket, state: AppState) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(state.config.health_interval_ms));
+    // `interval` panics on zero; validation bounds it, this is the backstop.
+    let period = Duration::from_millis(
+        state
+            .config
+            .health_interval_ms
+            .clamp(1, crate::config::MAX_DURATION_MS),
+    );
+    let mut ticker = tokio::time::interval(period);
     let mut ping = crate::session::socket::ping_timer(state.config.ping_interval_ms);
     loop {
         tokio::select! {

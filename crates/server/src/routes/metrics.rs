@@ -1,8 +1,11 @@
 //! `GET /metrics`: Prometheus text exposition, including worker pool load.
+//! Open by default; with `metrics_auth = true` it needs an API key or JWT
+//! like every other route (401 without one).
 
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -12,7 +15,14 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    if state.config.metrics_auth {
+        if let Err(refused) =
+            crate::auth::extract::authenticate(&state, uri.query(), &headers).await
+        {
+            return refused.into_response();
+        }
+    }
     let (stt, tts) = state.engines.stats();
     let gauges = [
         (
@@ -49,4 +59,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(&gauges),
     )
+        .into_response()
 }

@@ -5,10 +5,13 @@
 //! `encoding`) and OpenAI's (`response_format`, `speed`), plus
 //! `sample_rate`. The Piper worker sends encoded audio over a bounded
 //! channel (back-pressure from a slow client reaches the worker) and stops
-//! between sentences when the client goes away. The usage record is written
-//! when the worker finishes, whatever happened to the connection.
+//! between sentences when the client goes away, or when it stops reading for
+//! `tts_write_timeout_ms` (a stalled client must not pin a Piper worker).
+//! An abandoned transfer ends without its final chunk, so the client sees a
+//! broken response, never a short file. The usage record is written when
+//! the worker finishes, whatever happened to the connection.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -74,6 +77,8 @@ struct Plan {
 enum Chunk {
     Audio(Bytes),
     Failed(ApiError),
+    /// The whole input was spoken; without it the transfer is broken off.
+    Done,
 }
 
 /// How a synthesis ended.
@@ -81,6 +86,8 @@ enum Chunk {
 enum End {
     Done,
     ClientGone,
+    /// The client stopped reading for longer than `tts_write_timeout_ms`.
+    ClientStalled,
     Failed(ApiError),
 }
 
@@ -269,12 +276,17 @@ fn output_format(
 async fn synthesize(state: &AppState, meter: RequestMeter, plan: Plan) -> Response {
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
+    let sink = Sink {
+        tx,
+        runtime: tokio::runtime::Handle::current(),
+        timeout: Duration::from_millis(state.config.tts_write_timeout_ms),
+    };
     let job = {
         let plan = plan.clone();
         state
             .engines
             .tts
-            .try_submit(move |voice, ctx| run(voice, &|| ctx.is_cancelled(), &plan, &tx))
+            .try_submit(move |voice, ctx| run(voice, &|| ctx.is_cancelled(), &plan, &sink))
     };
     let handle = match job {
         Ok(handle) => handle,
@@ -301,7 +313,9 @@ async fn synthesize(state: &AppState, meter: RequestMeter, plan: Plan) -> Respon
     let first = match rx.recv().await {
         Some(Chunk::Audio(bytes)) => bytes,
         Some(Chunk::Failed(error)) => return error.into_response(),
-        None => return ApiError::Internal("synthesis ended without audio".into()).into_response(),
+        Some(Chunk::Done) | None => {
+            return ApiError::Internal("synthesis ended without audio".into()).into_response()
+        }
     };
     state
         .metrics
@@ -311,7 +325,13 @@ async fn synthesize(state: &AppState, meter: RequestMeter, plan: Plan) -> Respon
         if let Some(bytes) = first {
             return Some((Ok(bytes), (None, rx)));
         }
-        match rx.recv().await? {
+        let Some(chunk) = rx.recv().await else {
+            // The worker gave up on this client (stalled) without `Done`.
+            let broken = std::io::Error::other("synthesis abandoned");
+            return Some((Err(broken), (None, rx)));
+        };
+        match chunk {
+            Chunk::Done => None,
             Chunk::Audio(bytes) => Some((Ok(bytes), (None, rx))),
             // Ends the chunked body with an error, so the client sees a
             // broken transfer rather than a short file.
@@ -350,6 +370,14 @@ async fn finish(
                 .commit(Outcome::Cancelled, Some("client_closed"))
                 .await;
         }
+        End::ClientStalled => {
+            let spoken = summary.spoken_chars.min(characters);
+            meter.add_characters(spoken);
+            metrics.add_tts(summary.seconds, spoken);
+            meter
+                .commit(Outcome::Cancelled, Some("client_stalled"))
+                .await;
+        }
         End::Failed(error) => {
             meter.add_characters(summary.spoken_chars.min(characters));
             meter.failed(&error).await;
@@ -361,12 +389,36 @@ fn tts_error(error: TtsError) -> ApiError {
     ApiError::from(error)
 }
 
+/// The worker's end of the channel: sends wait at most `timeout` for room.
+struct Sink {
+    tx: mpsc::Sender<Chunk>,
+    runtime: tokio::runtime::Handle,
+    timeout: Duration,
+}
+
+impl Sink {
+    /// Sends one chunk from the worker thread (never an async one). `Err`
+    /// says how the client ended the transfer: gone, or stalled past the
+    /// write timeout.
+    fn send(&self, chunk: Chunk) -> Result<(), End> {
+        // The timer is made inside the runtime (this is a worker thread).
+        let sent = self
+            .runtime
+            .block_on(async { tokio::time::timeout(self.timeout, self.tx.send(chunk)).await });
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Err(_) => Err(End::ClientStalled),
+        }
+    }
+}
+
 /// The worker side: synthesize sentence by sentence, encode, send.
 fn run(
     voice: &mut vocalis_inference::PiperVoice,
     cancelled: &dyn Fn() -> bool,
     plan: &Plan,
-    tx: &mpsc::Sender<Chunk>,
+    tx: &Sink,
 ) -> Summary {
     let voice_rate = voice.sample_rate();
     let mut summary = Summary {
@@ -377,7 +429,7 @@ fn run(
     let fail = |mut summary: Summary, error: ApiError| -> Summary {
         // The connection shows the error if no audio has left yet, or
         // breaks the transfer otherwise.
-        let _ = tx.blocking_send(Chunk::Failed(error.clone()));
+        let _ = tx.send(Chunk::Failed(error.clone()));
         summary.end = End::Failed(error);
         summary
     };
@@ -410,9 +462,11 @@ fn run(
             Ok(bytes) => bytes,
             Err(e) => return fail(summary, ApiError::Internal(e.to_string())),
         };
-        if !bytes.is_empty() && tx.blocking_send(Chunk::Audio(Bytes::from(bytes))).is_err() {
-            summary.end = End::ClientGone;
-            return summary;
+        if !bytes.is_empty() {
+            if let Err(end) = tx.send(Chunk::Audio(Bytes::from(bytes))) {
+                summary.end = end;
+                return summary;
+            }
         }
     }
     if samples_out == 0 {
@@ -423,8 +477,13 @@ fn run(
     }
     match encoder.finish() {
         Ok(tail) => {
-            if !tail.is_empty() && tx.blocking_send(Chunk::Audio(Bytes::from(tail))).is_err() {
-                summary.end = End::ClientGone;
+            let sent = if tail.is_empty() {
+                Ok(())
+            } else {
+                tx.send(Chunk::Audio(Bytes::from(tail)))
+            };
+            if let Err(end) = sent.and_then(|()| tx.send(Chunk::Done)) {
+                summary.end = end;
             }
             summary
         }

@@ -13,9 +13,14 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::time::{Interval, MissedTickBehavior};
 
+/// The read buffer of every server WebSocket. tungstenite's default
+/// (128 KiB, zero-filled on first read) would make each idle connection
+/// cost 128 KiB of resident memory; larger frames still grow it as needed.
+pub const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// The ping timer of one connection: first tick one interval after it opens.
 pub fn ping_timer(interval_ms: u64) -> Interval {
-    let period = Duration::from_millis(interval_ms.max(1));
+    let period = Duration::from_millis(interval_ms.clamp(1, crate::config::MAX_DURATION_MS));
     let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     timer

@@ -192,6 +192,10 @@ impl Store {
             source,
         })?;
         let path = Self::db_path(data_dir);
+        restrict_permissions(data_dir, &path).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         let open_error = |source| StoreError::Open {
             path: path.clone(),
             source,
@@ -265,4 +269,32 @@ pub fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Makes the data dir private (0700) and the database with its WAL and
+/// shared-memory files owner-only (0600); a new database file is created
+/// 0600 before SQLite opens it (SQLite gives its side files the same mode).
+fn restrict_permissions(data_dir: &Path, db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (data_dir, db);
+    Ok(())
 }

@@ -65,7 +65,10 @@ async fn upgrade(
     // A message over `max_frame_bytes` is refused from its frame header,
     // before its payload is buffered, and answered with close 1009.
     let limit = state.config.max_frame_bytes;
-    let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
+    let mut upgrade = upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(crate::session::socket::READ_BUFFER_BYTES);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
         upgrade = upgrade.protocols([protocol.clone()]);
     }
@@ -160,7 +163,7 @@ async fn run(
     let audio = ChannelAudio::new(&params);
     let writer = MessageWriter::new(&params, request_id, &state.engines.stt_model);
     let mut session = Session {
-        idle_deadline: Instant::now() + Duration::from_millis(state.config.idle_timeout_ms),
+        idle_deadline: crate::config::deadline_after_ms(state.config.idle_timeout_ms),
         state,
         meter,
         config,
@@ -177,8 +180,7 @@ async fn run(
 
 impl Session {
     fn touch(&mut self) {
-        self.idle_deadline =
-            Instant::now() + Duration::from_millis(self.state.config.idle_timeout_ms);
+        self.idle_deadline = crate::config::deadline_after_ms(self.state.config.idle_timeout_ms);
     }
 
     async fn serve(&mut self, socket: &mut WebSocket) -> End {

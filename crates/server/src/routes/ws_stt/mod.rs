@@ -55,7 +55,10 @@ async fn upgrade(
     // A message over `max_frame_bytes` is refused from its frame header,
     // before its payload is buffered, and answered with close 1009.
     let limit = state.config.max_frame_bytes;
-    let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
+    let mut upgrade = upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(crate::session::socket::READ_BUFFER_BYTES);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
         upgrade = upgrade.protocols([protocol.clone()]);
     }
@@ -159,7 +162,7 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
     }
 
     let mut session = Session {
-        idle_deadline: Instant::now() + Duration::from_millis(state.config.idle_timeout_ms),
+        idle_deadline: crate::config::deadline_after_ms(state.config.idle_timeout_ms),
         events: EventWriter::new(state.engines.multilingual),
         state,
         meter,
@@ -186,8 +189,7 @@ async fn lookup_balance(
 
 impl Session {
     fn touch(&mut self) {
-        self.idle_deadline =
-            Instant::now() + Duration::from_millis(self.state.config.idle_timeout_ms);
+        self.idle_deadline = crate::config::deadline_after_ms(self.state.config.idle_timeout_ms);
     }
 
     /// The main loop; returns how the session ended.

@@ -84,7 +84,10 @@ async fn ws_tts(
         return refused.into_response();
     }
     let limit = read_limit(state.config.max_frame_bytes);
-    let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
+    let mut upgrade = upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(crate::session::socket::READ_BUFFER_BYTES);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
         upgrade = upgrade.protocols([protocol.clone()]);
     }
