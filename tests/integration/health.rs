@@ -51,6 +51,9 @@ async fn metrics_are_prometheus_text() {
         "vocalis_sessions_total{route=\"/ws/stt\"} 0",
         "vocalis_stt_workers 2",
         "vocalis_stt_final_latency_seconds_count 0",
+        "vocalis_stt_partials_shed_total 0",
+        "vocalis_stt_final_queue_wait_seconds_count 0",
+        "vocalis_stt_partial_queue_wait_seconds_sum 0",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");
     }

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -41,6 +41,37 @@ struct Counters {
     completed: AtomicUsize,
     skipped: AtomicUsize,
     shed: AtomicUsize,
+    /// Microseconds jobs spent queued, and how many, per [`Priority`].
+    wait_us: [AtomicU64; 2],
+    waits: [AtomicU64; 2],
+}
+
+impl Counters {
+    fn waited(&self, priority: Priority, wait: std::time::Duration) {
+        let i = priority.index();
+        let us = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.wait_us[i].fetch_add(us, Ordering::Relaxed);
+        self.waits[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Counters {
+    fn wait(&self, priority: Priority) -> (f64, u64) {
+        let i = priority.index();
+        (
+            self.wait_us[i].load(Ordering::Relaxed) as f64 / 1e6,
+            self.waits[i].load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Priority {
+    fn index(self) -> usize {
+        match self {
+            Self::High => 0,
+            Self::Low => 1,
+        }
+    }
 }
 
 /// The queue proper, behind [`Shared::queue`].
@@ -80,7 +111,7 @@ impl<S> Shared<S> {
 }
 
 /// A snapshot of a pool's load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolStats {
     /// Worker threads.
     pub workers: usize,
@@ -96,6 +127,11 @@ pub struct PoolStats {
     pub skipped: usize,
     /// Low-priority jobs evicted from a full queue by high-priority ones.
     pub shed: usize,
+    /// Total seconds high-priority jobs waited in the queue, and how many
+    /// jobs that covers (a Prometheus summary's `_sum` and `_count`).
+    pub high_wait: (f64, u64),
+    /// The same for low-priority jobs.
+    pub low_wait: (f64, u64),
 }
 
 /// What a running job can ask about itself.
@@ -237,7 +273,9 @@ impl<S: Send + 'static> WorkerPool<S> {
         let cancel = CancelToken::new();
         let token = cancel.clone();
         let counters = Arc::clone(&self.counters);
+        let queued_at = std::time::Instant::now();
         let boxed: Job<S> = Box::new(move |state: &mut S| {
+            counters.waited(priority, queued_at.elapsed());
             let closed = || reply.is_closed();
             let ctx = JobContext {
                 cancel: &token,
@@ -300,6 +338,8 @@ impl<S> WorkerPool<S> {
             completed: self.counters.completed.load(Ordering::Relaxed),
             skipped: self.counters.skipped.load(Ordering::Relaxed),
             shed: self.counters.shed.load(Ordering::Relaxed),
+            high_wait: self.counters.wait(Priority::High),
+            low_wait: self.counters.wait(Priority::Low),
         }
     }
 

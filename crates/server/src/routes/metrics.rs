@@ -51,6 +51,31 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
             tts.queued as f64,
         ),
         ("vocalis_tts_workers", "Piper workers.", tts.workers as f64),
+        (
+            "vocalis_stt_partials_shed_total",
+            "Live partial decodes evicted from a full queue by finals.",
+            stt.shed as f64,
+        ),
+        (
+            "vocalis_stt_final_queue_wait_seconds_sum",
+            "Seconds finals and file decodes waited for a Whisper worker.",
+            stt.high_wait.0,
+        ),
+        (
+            "vocalis_stt_final_queue_wait_seconds_count",
+            "Finals and file decodes that started on a Whisper worker.",
+            stt.high_wait.1 as f64,
+        ),
+        (
+            "vocalis_stt_partial_queue_wait_seconds_sum",
+            "Seconds live partials waited for a Whisper worker.",
+            stt.low_wait.0,
+        ),
+        (
+            "vocalis_stt_partial_queue_wait_seconds_count",
+            "Live partials that started on a Whisper worker.",
+            stt.low_wait.1 as f64,
+        ),
     ];
     (
         [(
