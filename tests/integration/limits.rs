@@ -87,6 +87,31 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_http_idle_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    // The header timeout is long, so only the idle timeout can close it.
+    let server = ServerProcess::start(
+        data.path(),
+        &[
+            "--header-read-timeout-ms",
+            "600000",
+            "--http-idle-timeout-ms",
+            "1000",
+        ],
+    );
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let received = read_until_closed(&mut stream)
+        .await
+        .expect("the server closes the idle keep-alive connection");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[tokio::test]
 async fn a_websocket_session_beyond_max_sessions_gets_503_server_busy() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &["--max-sessions", "2"]);
