@@ -15,6 +15,7 @@
 //! - [`hostile_text`]: text that crashes espeak-ng never kills the server.
 //! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
+//! - [`loadgen`]: `vocalis loadgen` runs (STT, listen, TTS) against the real server.
 //! - [`limits`]: header timeout, connection and session caps (503
 //!   `server_busy`), stalled speech clients, memory of idle WebSockets.
 //! - [`security`]: secure defaults: developer key only on loopback, private
@@ -34,11 +35,12 @@ mod bad_frames;
 mod credit;
 mod faults;
 mod health;
-mod hostile_text;
 mod hostile_live;
+mod hostile_text;
 mod keys;
 mod limits;
 mod listen_ws;
+mod loadgen;
 mod rest_email;
 mod rest_speech;
 mod rest_transcriptions;

@@ -2,6 +2,7 @@
 
 mod engines;
 mod keys;
+mod loadgen;
 mod models;
 mod serve;
 mod speak;
@@ -32,6 +33,8 @@ enum Command {
     Speak(speak::SpeakArgs),
     /// Transcribe audio files.
     Transcribe(transcribe::TranscribeArgs),
+    /// Load-test a server with simulated phone calls (capacity curve).
+    Loadgen(loadgen::LoadgenArgs),
     /// Internal: the isolated espeak-ng phonemizer process (speaks a framed
     /// protocol on stdin/stdout; started by `serve` and `speak`).
     #[command(name = engines::ESPEAK_WORKER_COMMAND, hide = true)]
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(args) => models::run(args),
         Command::Speak(args) => speak::run(args),
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Loadgen(args) => loadgen::run(args),
         Command::EspeakWorker => {
             vocalis_inference::phonemize::worker::run_worker().map_err(anyhow::Error::from)
         }
