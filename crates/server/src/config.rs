@@ -79,6 +79,13 @@ pub struct ServerConfig {
     /// Require an API key (or JWT) for `/metrics` and `/ws/health`.
     /// Off by default (compatibility); turn on when the port is public.
     pub metrics_auth: bool,
+    /// Live STT: after the burst, audio is processed at most this many
+    /// times faster than real time; a faster client is slowed by TCP
+    /// back-pressure (see `session::pacing`).
+    pub live_max_speed: f64,
+    /// Live STT: seconds of audio a session may send at any speed before
+    /// `live_max_speed` applies.
+    pub live_burst_seconds: f64,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +119,8 @@ impl Default for ServerConfig {
             max_sessions: 64,
             tts_write_timeout_ms: 30_000,
             metrics_auth: false,
+            live_max_speed: crate::session::pacing::DEFAULT_SPEED,
+            live_burst_seconds: crate::session::pacing::DEFAULT_BURST_S,
         }
     }
 }
@@ -303,6 +312,18 @@ impl ServerConfig {
             });
         }
         check_range("max_audio_seconds", self.max_audio_seconds, 1.0, 86_400.0)?;
+        for (field, value, min, max) in [
+            ("live_max_speed", self.live_max_speed, 1.0, 1_000.0),
+            ("live_burst_seconds", self.live_burst_seconds, 0.0, 86_400.0),
+        ] {
+            if !value.is_finite() {
+                return Err(ConfigError::Invalid {
+                    field,
+                    reason: format!("{value} is not a number"),
+                });
+            }
+            check_range(field, value, min, max)?;
+        }
         check_range("max_speech_chars", self.max_speech_chars, 1, 10_000_000)?;
         check_range(
             "max_concurrent_decodes",
@@ -413,7 +434,7 @@ mod tests {
 
     #[test]
     fn zero_and_huge_durations_and_sizes_are_rejected_naming_the_field() {
-        let cases: [(&str, ServerConfig); 14] = [
+        let cases: [(&str, ServerConfig); 17] = [
             (
                 "health_interval_ms",
                 ServerConfig {
@@ -509,6 +530,27 @@ mod tests {
                 "max_audio_seconds",
                 ServerConfig {
                     max_audio_seconds: 1e12,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "live_max_speed",
+                ServerConfig {
+                    live_max_speed: f64::NAN,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "live_max_speed",
+                ServerConfig {
+                    live_max_speed: 0.5,
+                    ..ServerConfig::default()
+                },
+            ),
+            (
+                "live_burst_seconds",
+                ServerConfig {
+                    live_burst_seconds: -1.0,
                     ..ServerConfig::default()
                 },
             ),

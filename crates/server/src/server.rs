@@ -161,6 +161,15 @@ impl Server {
 }
 
 impl AppState {
+    /// The pacing every live STT stream gets (`live_max_speed`,
+    /// `live_burst_seconds`).
+    pub fn live_pacer(&self) -> crate::session::pacing::Pacer {
+        crate::session::pacing::Pacer::new(
+            self.config.live_max_speed,
+            self.config.live_burst_seconds,
+        )
+    }
+
     /// The configured prices (a tenant's own prices replace them: see
     /// [`crate::billing::Prices::with_override`]).
     pub fn prices(&self) -> crate::billing::Prices {

@@ -263,7 +263,13 @@ impl Session {
                 if self.streams.is_empty() {
                     if let Some(format) = self.audio.format() {
                         match format.streams(&self.state.engines.vad, &self.config) {
-                            Ok(streams) => self.streams = streams,
+                            Ok(streams) => {
+                                let pacer = self.state.live_pacer();
+                                self.streams = streams
+                                    .into_iter()
+                                    .map(|stream| stream.with_pacer(pacer.clone()))
+                                    .collect();
+                            }
                             Err(error) => return Some(failed(error)),
                         }
                     }

@@ -422,7 +422,7 @@ impl Session {
         };
         let stream =
             match SttStream::new(accepted.input, &self.state.engines.vad, accepted.streaming) {
-                Ok(stream) => stream,
+                Ok(stream) => stream.with_pacer(self.state.live_pacer()),
                 Err(error) => return Err(self.stream_failed(error)),
             };
         self.events.set_interim(accepted.effective.interim_results);
