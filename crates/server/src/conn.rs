@@ -207,6 +207,16 @@ struct Activity {
 }
 
 impl Activity {
+    fn new(connection: OwnedSemaphorePermit) -> Self {
+        Self {
+            epoch: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            _connection: connection,
+            session: Mutex::new(None),
+        }
+    }
+
     fn touch(&self) {
         let ms = self.epoch.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
@@ -347,13 +357,7 @@ async fn handle(
 /// server shuts down.
 async fn connection(stream: TcpStream, permit: OwnedSemaphorePermit, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity {
-        epoch: Instant::now(),
-        last_ms: AtomicU64::new(0),
-        in_flight: AtomicUsize::new(0),
-        _connection: permit,
-        session: Mutex::new(None),
-    });
+    let activity = Arc::new(Activity::new(permit));
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -386,6 +390,12 @@ async fn connection(stream: TcpStream, permit: OwnedSemaphorePermit, shared: Arc
                 conn.as_mut().graceful_shutdown();
             }
             () = tokio::time::sleep_until(activity.idle_at(idle)) => {
+                if activity.in_flight.load(Ordering::Relaxed) > 0 {
+                    // A running handler counts as activity (and the next
+                    // check is one idle period away, not a busy loop).
+                    activity.touch();
+                    continue;
+                }
                 if !activity.is_idle(idle) {
                     continue;
                 }
@@ -399,5 +409,33 @@ async fn connection(stream: TcpStream, permit: OwnedSemaphorePermit, shared: Arc
                 conn.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_only_with_no_handler_running_and_no_bytes_moving() {
+        let permits = Arc::new(Semaphore::new(1));
+        let activity = Arc::new(Activity::new(permits.clone().try_acquire_owned().unwrap()));
+        let idle = Duration::from_secs(1);
+        assert!(!activity.is_idle(idle));
+        tokio::time::advance(idle).await;
+        assert!(activity.is_idle(idle));
+        let running = InFlight::new(&activity);
+        tokio::time::advance(idle * 5).await;
+        assert!(!activity.is_idle(idle), "a running handler is activity");
+        drop(running);
+        assert!(!activity.is_idle(idle));
+        tokio::time::advance(idle).await;
+        assert!(activity.is_idle(idle));
+        activity.touch();
+        assert!(!activity.is_idle(idle), "a byte moved");
+        // The connection's permit is held until its activity is dropped.
+        assert_eq!(permits.available_permits(), 0);
+        drop(activity);
+        assert_eq!(permits.available_permits(), 1);
     }
 }
