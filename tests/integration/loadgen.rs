@@ -1,6 +1,7 @@
 //! `vocalis loadgen` against the real server: a short two-call run on
 //! `/ws/stt` and a one-call run on `/v1/listen` produce a JSON report with
-//! finals, sane WER and no errors, and an SVG plot; `--tts` reports time to
+//! finals, sane WER and no errors, and an SVG plot; a `--ramp` starts with
+//! the call alone and reports a capacity consistent with its steps; `--tts` reports time to
 //! first audio; remote targets are refused without `--allow-remote`.
 //! Nothing here asserts on speed: latencies are only checked to be present.
 
@@ -115,6 +116,63 @@ fn two_calls_on_ws_stt_and_one_on_listen_report_finals_wer_and_a_plot() {
         "{:#}",
         sessions[0]
     );
+}
+
+#[test]
+fn ramp_starts_with_one_call_alone_and_reports_a_consistent_capacity() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let plot = data.path().join("ramp.svg");
+    // One sentence in one voice: a single distinct call, so the ramp's
+    // one-call step (every distinct call alone) is one short call.
+    let report = loadgen(
+        data.path(),
+        &server,
+        &[
+            "--ramp",
+            "--ramp-steps",
+            "2",
+            "--sentences",
+            "1",
+            "--utterances",
+            "1",
+            "--voices",
+            "piper:en_US-joe-medium",
+            "--plot",
+            plot.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(report["distinct_calls"], 1, "{report:#}");
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["calls"], 1, "the ramp starts alone: {report:#}");
+    assert_eq!(steps[0]["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(steps[0]["solo_wer"], steps[0]["wer"], "{:#}", steps[0]);
+    assert!(steps.len() <= 2, "{report:#}");
+    // Every step is judged against the same call alone.
+    for step in steps {
+        assert!(step["solo_wer"].is_f64(), "{step:#}");
+        assert!(step["slo_ok"].is_boolean(), "{step:#}");
+        assert_eq!(
+            step["slo_ok"],
+            step["slo_failures"].as_array().unwrap().is_empty(),
+            "{step:#}"
+        );
+    }
+    // The ramp stops at the first failing step; capacity is the last passing N.
+    let passing: Vec<u64> = steps
+        .iter()
+        .take_while(|s| s["slo_ok"] == true)
+        .map(|s| s["calls"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        report["capacity"].as_u64(),
+        passing.last().copied(),
+        "{report:#}"
+    );
+    if passing.len() < steps.len() {
+        assert_eq!(passing.len() + 1, steps.len(), "stops at the first failure");
+    }
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
 }
 
 #[test]

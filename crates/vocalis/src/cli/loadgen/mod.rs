@@ -58,7 +58,7 @@ pub struct LoadgenArgs {
     /// Raise the number of calls step by step until the SLO breaks.
     #[arg(long)]
     ramp: bool,
-    /// The ramp's steps, comma separated.
+    /// The ramp's steps, comma separated (a first step of 1 is added when missing).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_RAMP)]
     ramp_steps: Vec<usize>,
     /// SLO: largest p95 final latency, seconds.
@@ -71,23 +71,28 @@ pub struct LoadgenArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=12))]
     utterances: u64,
     /// Silence between utterances, ms.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pause_ms: u64,
     /// Silence before the first utterance, ms.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     lead_ms: u64,
     /// Silence after the last utterance, ms.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     tail_ms: u64,
     /// Session starts are spread over this many ms.
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     stagger_ms: u64,
-    /// How long to wait for the server to close after the audio, seconds.
-    #[arg(long, default_value_t = 30)]
+    /// How long to wait for the server to close after the audio, seconds
+    /// (four times this for a `--tts` session).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     drain_s: u64,
     /// Voices of the clip set: `piper:NAME` / `espeak:NAME`, comma separated.
     #[arg(long, value_delimiter = ',', default_value = clips::DEFAULT_VOICES)]
     voices: Vec<String>,
+    /// Use only the first N of the 12 built-in sentences (fewer distinct
+    /// calls: a quicker ramp baseline, less variety).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=12))]
+    sentences: u64,
     /// Clip cache directory (default: ~/.cache/vocalis/loadgen).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -201,7 +206,12 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| vocalis_server::config::default_cache_dir().join("loadgen"));
     eprintln!("building the clip set in {} …", cache_dir.display());
-    let clips = ClipSet::load(&voices, &cache_dir, args.models_dir.clone())?;
+    let clips = ClipSet::load(
+        &voices,
+        usize::try_from(args.sentences).unwrap_or(12),
+        &cache_dir,
+        args.models_dir.clone(),
+    )?;
     let shape = CallShape {
         utterances: usize::try_from(args.utterances).unwrap_or(1),
         lead_ms: args.lead_ms,
@@ -216,10 +226,11 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     );
 
     let steps: Vec<usize> = if args.ramp {
-        args.ramp_steps
-            .iter()
-            .map(|&n| n.clamp(1, MAX_CALLS))
-            .collect()
+        // The ramp starts with one call alone: the WER baseline.
+        let mut steps = vec![1];
+        steps.extend(args.ramp_steps.iter().map(|&n| n.clamp(1, MAX_CALLS)));
+        steps.dedup();
+        steps
     } else {
         vec![calls]
     };
