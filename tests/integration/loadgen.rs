@@ -70,6 +70,7 @@ fn two_calls_on_ws_stt_and_one_on_listen_report_finals_wer_and_a_plot() {
     );
     assert_eq!(report["route"], "stt");
     assert_eq!(report["capacity"], Value::Null, "no ramp, no capacity");
+    assert_eq!(report["server"]["type"], "health", "{report:#}");
     let steps = report["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1, "{report:#}");
     let step = &steps[0];

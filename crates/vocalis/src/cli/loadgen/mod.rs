@@ -122,6 +122,8 @@ struct Report {
     url: String,
     route: Route,
     machine: Machine,
+    /// The server's `/ws/health` report at the start.
+    server: Option<serde_json::Value>,
     slo: Slo,
     utterances_per_call: u64,
     call_seconds: Option<f64>,
@@ -137,6 +139,8 @@ struct Report {
 #[derive(Debug, Serialize)]
 struct Machine {
     cpus: usize,
+    cpu_model: Option<String>,
+    /// `/proc/loadavg` when the run started.
     load_average: Option<String>,
 }
 
@@ -165,10 +169,12 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         route: args.route,
         machine: Machine {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: target::cpu_model(),
             load_average: std::fs::read_to_string("/proc/loadavg")
                 .ok()
                 .map(|s| s.trim().to_owned()),
         },
+        server: runtime.block_on(target::server_health(&base_url)),
         slo,
         utterances_per_call: args.utterances,
         call_seconds: None,

@@ -1,5 +1,6 @@
 //! Where the load goes and with which key: the target URL (loopback only
-//! unless `--allow-remote`) and the developer key of a local server.
+//! unless `--allow-remote`), the developer key of a local server, and what
+//! the server says about itself (`/ws/health`) for the report.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -46,6 +47,38 @@ pub async fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<Strin
         }
     }
     Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// The server's `/ws/health` report (version, models, workers), or `None`
+/// when it does not answer within 5 s.
+pub async fn server_health(base_url: &str) -> Option<serde_json::Value> {
+    use futures_util::StreamExt as _;
+    let url = format!("{base_url}/ws/health");
+    let read = async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+        for _ in 0..4 {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) =
+                socket.next().await?.ok()?
+            {
+                let _ = socket.close(None).await;
+                return serde_json::from_str(&text).ok();
+            }
+        }
+        None
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The CPU model from `/proc/cpuinfo`.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
 }
 
 #[cfg(test)]
