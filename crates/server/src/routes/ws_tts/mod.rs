@@ -258,15 +258,11 @@ async fn finish<S>(
             session.send_close_error(&reason, "cannot record usage".into());
             last.push(close_message(reason.close_code(), reason.reason()));
         }
-        (End::Close(reason @ SessionClose::InsufficientCredits), Ok(committed)) => {
+        (
+            End::Close(reason @ (SessionClose::InsufficientCredits | SessionClose::ShuttingDown)),
+            Ok(committed),
+        ) => {
             // Audio already synthesized was billed: it still goes out, then the bill.
-            session.send_close_error(reason, close_detail(reason, state));
-            let billing_summary = committed.billing_summary();
-            session.send(&SessionServerMessage::SessionStopped { billing_summary });
-            last.push(close_message(reason.close_code(), reason.reason()));
-        }
-        (End::Close(reason @ SessionClose::ShuttingDown), Ok(committed)) => {
-            // Audio already synthesized still goes out, then the bill.
             session.send_close_error(reason, close_detail(reason, state));
             let billing_summary = committed.billing_summary();
             session.send(&SessionServerMessage::SessionStopped { billing_summary });
