@@ -49,7 +49,7 @@ for f in tiny.en/ggml-model.bin tiny.en/ggml-model-q8_0.bin "$VOICE/$VOICE.onnx"
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "bench-peers: models missing from $MODELS: ${missing[*]}" >&2
-    echo "  run: vocalis models pull tiny.en $VOICE silero-vad onnxruntime base && vocalis models pull tiny.en --quantize q8_0" >&2
+    echo "  run: vocalis models pull tiny.en $VOICE silero-vad onnxruntime base" >&2
     exit 1
 fi
 WITH_BASE="${BENCH_BASE:-1}"

@@ -456,7 +456,8 @@ fn serve_refuses_a_missing_model_and_names_the_fix() {
 fn serve_refuses_a_truncated_model_and_names_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let models = model_store_copy(dir.path(), |store| {
-        let file = store.join("tiny.en").join("ggml-model.bin");
+        // The weights the server loads by default.
+        let file = store.join("tiny.en").join("ggml-model-q8_0.bin");
         let head = std::fs::read(&file).unwrap()[..1 << 20].to_vec();
         std::fs::remove_file(&file).unwrap();
         std::fs::write(&file, head).unwrap();

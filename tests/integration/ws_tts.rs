@@ -116,7 +116,7 @@ async fn transcribe(audio: Vec<f32>) -> String {
         let store = vocalis_models::ModelStore::from_env().expect("model store");
         let vad = vocalis_server::engine::load_vad(&store)
             .unwrap_or_else(|e| panic!("{e} (run `vocalis models pull silero-vad onnxruntime`)"));
-        let model = vocalis_server::engine::load_stt_model(&store, "tiny.en")
+        let model = vocalis_server::engine::load_stt_model(&store, "tiny.en", None)
             .unwrap_or_else(|e| panic!("{e} (run `vocalis models pull tiny.en`)"));
         let mut worker = SttWorker::new(model, 2, Some(vad)).expect("whisper worker");
         worker

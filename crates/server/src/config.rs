@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub jwt: JwtConfig,
     /// Whisper model served (a name from `vocalis models list`).
     pub stt_model: String,
+    /// Its weights: `q8_0` (default; `vocalis models pull` installs it) or
+    /// `f16`.
+    pub stt_weights: String,
     /// Voice used when a request names none (or an unknown one).
     pub voice: String,
     /// Whisper worker threads, each with its own decoding state.
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             jwt: JwtConfig::default(),
             stt_model: "tiny.en".to_owned(),
+            stt_weights: "q8_0".to_owned(),
             voice: "en_US-joe-medium".to_owned(),
             stt_workers: 2,
             threads_per_worker: 1,
@@ -186,6 +190,7 @@ impl ServerConfig {
     pub fn engine_settings(&self) -> crate::engine::EngineSettings {
         crate::engine::EngineSettings {
             stt_model: self.stt_model.clone(),
+            stt_weights: self.stt_quantization(),
             voice: self.voice.clone(),
             pool: vocalis_inference::pool::PoolConfig {
                 stt_workers: self.stt_workers,
@@ -193,6 +198,14 @@ impl ServerConfig {
                 tts_workers: self.tts_workers,
                 queue_depth: self.queue_depth,
             },
+        }
+    }
+
+    /// The quantized variant `stt_weights` names (`None`: f16).
+    pub fn stt_quantization(&self) -> Option<vocalis_models::Quantization> {
+        match self.stt_weights.as_str() {
+            "f16" => None,
+            _ => Some(vocalis_models::Quantization::Q8_0),
         }
     }
 
@@ -312,6 +325,12 @@ impl ServerConfig {
             });
         }
         check_range("max_audio_seconds", self.max_audio_seconds, 1.0, 86_400.0)?;
+        if !matches!(self.stt_weights.as_str(), "q8_0" | "f16") {
+            return Err(ConfigError::Invalid {
+                field: "stt_weights",
+                reason: format!("{:?} is not one of \"q8_0\", \"f16\"", self.stt_weights),
+            });
+        }
         for (field, value, min, max) in [
             ("live_max_speed", self.live_max_speed, 1.0, 1_000.0),
             ("live_burst_seconds", self.live_burst_seconds, 0.0, 86_400.0),

@@ -14,7 +14,7 @@ use vocalis_inference::pool::{tts_pool, PoolConfig, PoolStats, SttPool, TtsPool}
 use vocalis_inference::stt::{SttModel, SttModelConfig};
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
 use vocalis_inference::{runtime, SessionOptions, VoiceFiles};
-use vocalis_models::{ModelStore, ResolvedModel};
+use vocalis_models::{ModelStore, Quantization, ResolvedModel};
 
 /// Why the engines could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,8 @@ pub enum EngineError {
 pub struct EngineSettings {
     /// The Whisper model served (a manifest name, e.g. `tiny.en`).
     pub stt_model: String,
+    /// Its weights: a quantized variant, or `None` for f16.
+    pub stt_weights: Option<Quantization>,
     /// The voice served by default.
     pub voice: String,
     /// Worker and queue sizing.
@@ -123,10 +125,24 @@ pub fn load_vad(store: &ModelStore) -> Result<Vad, EngineError> {
     )?)
 }
 
-/// Loads an installed Whisper model (f16 ggml).
-pub fn load_stt_model(store: &ModelStore, name: &str) -> Result<Arc<SttModel>, EngineError> {
+/// Loads an installed Whisper model: its `weights` variant (`Some(q8_0)`,
+/// the default, measured as fast and as accurate in BENCHMARKS.md) or the
+/// f16 conversion (`None`). A store without the variant (pulled before q8_0
+/// became the default) falls back to f16 and says how to add it.
+pub fn load_stt_model(
+    store: &ModelStore,
+    name: &str,
+    weights: Option<Quantization>,
+) -> Result<Arc<SttModel>, EngineError> {
     let model = store.resolve(name)?;
-    let path: &Path = model.ggml(None)?;
+    let path: &Path = match model.ggml(weights) {
+        Ok(path) => path,
+        Err(missing) => {
+            tracing::warn!(%missing, "using the f16 weights");
+            model.ggml(None)?
+        }
+    };
+    tracing::info!(model = %name, weights = %path.display(), "Whisper weights");
     Ok(Arc::new(SttModel::load(path, &SttModelConfig::default())?))
 }
 
@@ -157,7 +173,8 @@ impl Engines {
         init_onnx_runtime(&store).map_err(unloadable("onnxruntime"))?;
         let vad = load_vad(&store).map_err(unloadable("silero-vad"))?;
         let stt_model =
-            load_stt_model(&store, &settings.stt_model).map_err(unloadable(&settings.stt_model))?;
+            load_stt_model(&store, &settings.stt_model, settings.stt_weights)
+                .map_err(unloadable(&settings.stt_model))?;
         let multilingual = stt_model.is_multilingual();
         let stt = SttPool::new(stt_model, Some(vad.clone()), &settings.pool)?;
         let files = voice_files(&store, &settings.voice)?;

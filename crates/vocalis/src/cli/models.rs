@@ -22,9 +22,13 @@ enum ModelsCommand {
     Pull {
         /// Model names from the manifest, e.g. `tiny.en`.
         names: Vec<String>,
-        /// Also write a quantized Whisper model.
-        #[arg(long, value_name = "KIND")]
-        quantize: Option<Quantization>,
+        /// Also write this quantized variant of a Whisper model (the server's
+        /// default weights are q8_0).
+        #[arg(long, value_name = "KIND", default_value = "q8_0")]
+        quantize: Quantization,
+        /// Install Whisper models as f16 only (no quantized variant).
+        #[arg(long)]
+        no_quantize: bool,
         /// Reinstall even when the installed files verify.
         #[arg(long)]
         force: bool,
@@ -45,8 +49,10 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
         ModelsCommand::Pull {
             names,
             quantize,
+            no_quantize,
             force,
         } => {
+            let quantize = (!no_quantize).then_some(quantize);
             let options = PullOptions { quantize, force };
             let outcomes = store
                 .pull(&names, &options, &ConsoleProgress)

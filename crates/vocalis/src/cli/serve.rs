@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Whisper model to serve (see `vocalis models list`).
     #[arg(long, env = "VOCALIS_STT_MODEL")]
     stt_model: Option<String>,
+    /// Whisper weights: `q8_0` (default) or `f16`.
+    #[arg(long, env = "VOCALIS_STT_WEIGHTS")]
+    stt_weights: Option<String>,
     /// Default voice.
     #[arg(long, env = "VOCALIS_VOICE")]
     voice: Option<String>,
@@ -85,6 +88,7 @@ impl ServeArgs {
         set(&mut config.data_dir, self.data_dir);
         set(&mut config.max_body_bytes, self.max_body_bytes);
         set(&mut config.stt_model, self.stt_model);
+        set(&mut config.stt_weights, self.stt_weights);
         set(&mut config.voice, self.voice);
         set(&mut config.stt_workers, self.stt_workers);
         set(&mut config.threads_per_worker, self.threads_per_worker);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vocalis_inference::stt::{DecodeHooks, SttWorker, TranscribeOptions, Transcript};
+use vocalis_models::Quantization;
 use vocalis_server::engine;
 use vocalis_server::wire::subtitles::{self, Cue};
 
@@ -55,7 +56,7 @@ pub struct TranscribeArgs {
 pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let store = super::engines::store(args.models_dir.clone())?;
     let vad = engine::load_vad(&store)?;
-    let model = engine::load_stt_model(&store, &args.model)?;
+    let model = engine::load_stt_model(&store, &args.model, Some(Quantization::Q8_0))?;
     let mut worker = SttWorker::new(Arc::clone(&model), args.threads, Some(vad))?;
     let options = TranscribeOptions {
         language: args.language.clone(),
