@@ -172,9 +172,8 @@ impl Engines {
         let store = ModelStore::new(models_dir);
         init_onnx_runtime(&store).map_err(unloadable("onnxruntime"))?;
         let vad = load_vad(&store).map_err(unloadable("silero-vad"))?;
-        let stt_model =
-            load_stt_model(&store, &settings.stt_model, settings.stt_weights)
-                .map_err(unloadable(&settings.stt_model))?;
+        let stt_model = load_stt_model(&store, &settings.stt_model, settings.stt_weights)
+            .map_err(unloadable(&settings.stt_model))?;
         let multilingual = stt_model.is_multilingual();
         let stt = SttPool::new(stt_model, Some(vad.clone()), &settings.pool)?;
         let files = voice_files(&store, &settings.voice)?;
