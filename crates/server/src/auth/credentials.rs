@@ -84,10 +84,12 @@ pub fn find_credential(query: Option<&str>, headers: &HeaderMap) -> Option<Crede
                 // `bearer, bearer.<secret>`: the plain entry is there for
                 // browsers that require a subprotocol to be selected.
                 let secret = secret.strip_prefix("bearer.").unwrap_or(secret);
-                return Some(Credential::Subprotocol {
-                    secret: secret.to_owned(),
-                    protocol: (*protocol).to_owned(),
-                });
+                if !secret.is_empty() {
+                    return Some(Credential::Subprotocol {
+                        secret: secret.to_owned(),
+                        protocol: (*protocol).to_owned(),
+                    });
+                }
             }
         }
     }
@@ -163,6 +165,21 @@ mod tests {
             assert_eq!(protocol, selected, "{offered}");
             assert!(!protocol.contains(&secret), "{offered}");
         }
+    }
+
+    #[test]
+    fn an_empty_bearer_entry_is_no_credential() {
+        // Found by the auth_credential fuzz target: `bearer, bearer.` gave
+        // a subprotocol credential with an empty secret.
+        for offered in ["bearer, bearer.", "token, bearer."] {
+            let found = find_credential(None, &headers(&[("sec-websocket-protocol", offered)]));
+            assert_eq!(found, None, "{offered}");
+        }
+        let found = find_credential(
+            None,
+            &headers(&[("sec-websocket-protocol", "bearer, bearer., bearer.k")]),
+        );
+        assert_eq!(found.as_ref().map(Credential::secret), Some("k"));
     }
 
     #[test]
