@@ -64,9 +64,10 @@ for target in "${targets[@]}"; do
   "${fuzz[@]}" build "${flags[@]}" "$target"
 done
 failed=()
+logs="${FUZZ_TARGET_DIR:-target/fuzz}/logs"
 for target in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
-  log="fuzz/artifacts/$target/last-run.log"
+  mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" "$logs"
+  log="$logs/$target.log"
   echo "fuzz-smoke: $target for ${seconds}s"
   if ! "${fuzz[@]}" run "${flags[@]}" "$target" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -79,7 +80,7 @@ done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz-smoke: FAILED: ${failed[*]}; crashing inputs:" >&2
   for target in "${failed[@]}"; do
-    find "fuzz/artifacts/$target" -type f ! -name last-run.log | sed "s/^/  /" >&2
+    find "fuzz/artifacts/$target" -type f | sed "s/^/  /" >&2
   done
   exit 1
 fi

@@ -19,9 +19,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(message) = serde_json::from_str::<SttClientMessage>(text) else {
         return;
     };
-    // The same frame, re-serialised through a JSON value, parses the same.
+    // The same frame, re-serialised through a JSON value, parses the same
+    // (unless the re-serialised value itself differs: serde_json's float
+    // parsing is not exact for long numbers, so a value need not survive).
     let value: serde_json::Value = serde_json::from_str(text).expect("parsed once already");
     let again = serde_json::to_string(&value).expect("a value serialises");
+    if serde_json::from_str::<serde_json::Value>(&again).ok() != Some(value) {
+        return;
+    }
     assert_eq!(
         serde_json::from_str::<SttClientMessage>(&again)
             .ok()

@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
         let again = serde_json::to_string(&value).expect("a value serialises");
-        assert_eq!(ClientMessage::parse(&again), parsed, "{text}");
+        // Long numbers need not survive serde_json's inexact float parsing.
+        if serde_json::from_str::<serde_json::Value>(&again).ok() == Some(value) {
+            assert_eq!(ClientMessage::parse(&again), parsed, "{text}");
+        }
     }
     let encoding = match parsed {
         Ok(ClientMessage::Context(message)) => {
