@@ -267,6 +267,8 @@ async fn bad_parameters_and_credentials_are_refused_before_upgrade() {
         ("encoding=opus&sample_rate=48000", key.as_str(), 400),
         ("encoding=mulaw", key.as_str(), 400),
         ("language=de", key.as_str(), 400),
+        ("language=-x", key.as_str(), 400),
+        ("language=klingon", key.as_str(), 400),
         ("", "sk_live_wrongwrongwrongwrongwrongwrongwrongwr", 401),
     ] {
         let mut request = format!("ws://{}/v1/listen?{query}", server.addr)

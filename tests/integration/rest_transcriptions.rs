@@ -472,6 +472,12 @@ async fn errors_are_json_with_their_status() {
         .await
         .unwrap();
     let status = response.status().as_u16();
+    // Its body was never read: the server says it closes the connection, so
+    // the client does not reuse it for the next request.
+    assert_eq!(
+        response.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     assert_error(status, &response.text().await.unwrap(), 401, "unauthorized");
 
     // `/v1/listen`: URLs cannot be fetched here.

@@ -40,7 +40,33 @@ pub fn router(state: AppState) -> Router {
     // connection and every other request go on.
     router
         .layer(crate::fault::catch_panic_layer())
+        .layer(axum::middleware::from_fn(close_after_refused_body))
         .with_state(state)
+}
+
+/// An error answered before the request body was read (401, 402, 413…)
+/// leaves that body on the wire, so hyper closes the connection after the
+/// response. Saying so in the response (`Connection: close`) keeps clients
+/// from reusing the connection for their next request and failing it.
+async fn close_after_refused_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+    let headers = request.headers();
+    let has_body = headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::ApiError {

@@ -242,8 +242,12 @@ impl ListenParams {
         }
         match self.language.as_deref() {
             None | Some("multi") | Some("auto") => None,
-            // `en-US` → `en`: Whisper knows languages, not regions.
-            Some(code) => Some(code.split(['-', '_']).next().unwrap_or(code)),
+            // `en-US` → `en`: Whisper knows languages, not regions. A code
+            // with no language part (`-x`) is kept whole, to be refused.
+            Some(code) => match code.split(['-', '_']).next() {
+                Some(base) if !base.is_empty() => Some(base),
+                _ => Some(code),
+            },
         }
     }
 }

@@ -40,6 +40,7 @@ use crate::session::stt_stream::{SttStream, SttStreamError, RETRY_INTERVAL};
 use crate::store::ledger::Outcome;
 use crate::wire::deepgram::{ClientMessage, Endpointing, ListenParams};
 
+use super::transcriptions::stt::check_language;
 use input::{ChannelAudio, InputError};
 use messages::MessageWriter;
 
@@ -57,9 +58,7 @@ async fn upgrade(
         Ok(params) => params,
         Err(error) => return ApiError::InvalidPayload(error.to_string()).into_response(),
     };
-    if let Err(error) = streaming_config(&params, state.engines.multilingual)
-        .and_then(|_| input::raw_format(&params))
-    {
+    if let Err(error) = streaming_config(&state, &params).and_then(|_| input::raw_format(&params)) {
         return error.into_response();
     }
     // A message over `max_frame_bytes` is refused from its frame header,
@@ -87,19 +86,12 @@ async fn upgrade(
     })
 }
 
-/// Recognizer settings for Deepgram's parameters; a 400 when they cannot be honoured.
-fn streaming_config(
-    params: &ListenParams,
-    multilingual: bool,
-) -> Result<StreamingConfig, ApiError> {
-    let language = match params.fixed_language() {
-        Some(code) if !multilingual && code != "en" => {
-            return Err(ApiError::InvalidPayload(format!(
-                "language `{code}` needs a multilingual model; this server runs an English-only one"
-            )))
-        }
-        Some(code) => Some(code.to_owned()),
-        None if multilingual => None,
+/// Recognizer settings for Deepgram's parameters; a 400 when they cannot be
+/// honoured (an unknown `language`, or one the served model does not speak).
+fn streaming_config(state: &AppState, params: &ListenParams) -> Result<StreamingConfig, ApiError> {
+    let language = match check_language(state, params.fixed_language())? {
+        Some(code) => Some(code),
+        None if state.engines.multilingual => None,
         None => Some("en".to_owned()),
     };
     // Deepgram's endpointing is silence in ms (default 10); the VAD needs at
@@ -156,7 +148,7 @@ async fn run(
         request_id.clone(),
     );
     meter.limit_credit(credit_micros);
-    let config = match streaming_config(&params, state.engines.multilingual) {
+    let config = match streaming_config(&state, &params) {
         Ok(config) => config,
         Err(_) => return,
     };
