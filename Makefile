@@ -16,7 +16,7 @@ run: models-run
 	$(VOCALIS) serve $(ARGS)
 
 test: models-test lint fuzz-check
-	$(CARGO) test --workspace --release --locked
+	$(CARGO) test --workspace --release --locked --no-fail-fast
 	bash scripts/client-tests.sh
 
 setup:
