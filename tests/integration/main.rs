@@ -14,6 +14,7 @@
 //! - [`health`]: `/ws/health` and `/metrics`.
 //! - [`hostile_text`]: text that crashes espeak-ng never kills the server.
 //! - [`listen_ws`]: Deepgram-compatible live `/v1/listen` with real speech.
+//! - [`long_audio`]: a file longer than Whisper's window, decoded in pieces.
 //! - [`keys`]: `vocalis keys` and the first-start developer key.
 //! - [`loadgen`]: `vocalis loadgen` runs (STT, listen, TTS) against the real server.
 //! - [`limits`]: header timeout, connection and session caps (503
@@ -41,6 +42,7 @@ mod keys;
 mod limits;
 mod listen_ws;
 mod loadgen;
+mod long_audio;
 mod rest_email;
 mod rest_speech;
 mod rest_transcriptions;

@@ -15,6 +15,7 @@
 //! 30 s seek loop handles long input).
 
 mod audio_ctx;
+pub mod chunks;
 mod error;
 mod hooks;
 mod model;

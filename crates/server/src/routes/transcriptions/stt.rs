@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use vocalis_inference::stt::chunks::{merge_chunks, plan_chunks, MAX_CHUNK_S, PARALLEL_MIN_S};
 use vocalis_inference::stt::{SttError, TranscribeOptions, Transcript};
 use vocalis_models::{Manifest, ModelKind, ModelStore};
 
@@ -94,31 +95,103 @@ pub(crate) fn check_language(
     Ok(Some(code.to_owned()))
 }
 
-/// Runs Whisper on every track in parallel (one pool job each). A full
-/// queue is a 503; dropping the returned future cancels every job.
+/// Runs Whisper on every track in parallel. A track of at least
+/// [`PARALLEL_MIN_S`] is cut at its pauses into pieces of at most
+/// [`MAX_CHUNK_S`] (one pool job each, merged back in order), so a long file
+/// uses every worker; when no other decode is running or waiting, the jobs
+/// also share every core between them. A full queue is a 503; dropping the
+/// returned future cancels every job.
 pub(crate) async fn transcribe_tracks(
     state: &AppState,
     tracks: Vec<Vec<f32>>,
     options: &TranscribeOptions,
 ) -> Result<Vec<Transcript>, ApiError> {
-    let mut handles = Vec::with_capacity(tracks.len());
+    let mut planned = Vec::with_capacity(tracks.len());
     for track in tracks {
-        let handle = state
-            .engines
-            .stt
-            .try_transcribe(track, options.clone())
-            .inspect_err(|_| state.metrics.rejected_busy())?;
-        handles.push(handle);
+        planned.push(plan_track(state, track).await);
     }
+    let jobs: usize = planned.iter().map(|(_, plan)| plan.len()).sum();
+    let mut options = options.clone();
+    let stats = state.engines.stt.stats();
+    if options.threads == 0 && stats.busy == 0 && stats.queued == 0 {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        options.threads = (cores / jobs.max(1)).clamp(1, 64);
+    }
+    let mut handles = Vec::with_capacity(planned.len());
+    for (track, plan) in &planned {
+        let mut pieces = Vec::with_capacity(plan.len());
+        for &(start, end) in plan {
+            let from = seconds_to_index(start, track.len());
+            let to = seconds_to_index(end, track.len()).max(from);
+            let handle = state
+                .engines
+                .stt
+                .try_transcribe(track[from..to].to_vec(), options.clone())
+                .inspect_err(|_| state.metrics.rejected_busy())?;
+            pieces.push((start, handle));
+        }
+        handles.push((track.len(), pieces));
+    }
+    drop(planned);
     let mut transcripts = Vec::with_capacity(handles.len());
-    for handle in handles {
-        let transcript = handle.await?.map_err(|error| match error {
-            SttError::InvalidOption(message) => ApiError::InvalidPayload(message),
-            other => ApiError::Internal(other.to_string()),
-        })?;
-        transcripts.push(transcript);
+    for (samples, pieces) in handles {
+        let mut parts = Vec::with_capacity(pieces.len());
+        for (start, handle) in pieces {
+            let transcript = handle.await?.map_err(|error| match error {
+                SttError::InvalidOption(message) => ApiError::InvalidPayload(message),
+                other => ApiError::Internal(other.to_string()),
+            })?;
+            parts.push((start, transcript));
+        }
+        let duration = samples as f64 / f64::from(vocalis_inference::stt::SAMPLE_RATE);
+        transcripts.push(if parts.len() == 1 {
+            let (_, only) = parts.remove(0);
+            only
+        } else {
+            merge_chunks(parts, duration)
+        });
     }
     Ok(transcripts)
+}
+
+/// The pieces a track is decoded in: one, unless it is long and there are
+/// several workers to share it (its pauses found by the VAD, off the
+/// runtime; a VAD failure just means one piece).
+async fn plan_track(state: &AppState, track: Vec<f32>) -> (Vec<f32>, Vec<(f64, f64)>) {
+    let rate = f64::from(vocalis_inference::stt::SAMPLE_RATE);
+    let duration = track.len() as f64 / rate;
+    if duration < PARALLEL_MIN_S || state.engines.stt.stats().workers < 2 {
+        return (track, vec![(0.0, duration)]);
+    }
+    let vad = state.engines.vad.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let regions = vad.speech_regions(&track);
+        (track, regions)
+    })
+    .await;
+    match found {
+        Ok((track, Ok(regions))) => {
+            let plan = plan_chunks(&regions, duration, MAX_CHUNK_S);
+            (track, plan)
+        }
+        Ok((track, Err(error))) => {
+            tracing::warn!(%error, "VAD failed; decoding the file in one piece");
+            (track, vec![(0.0, duration)])
+        }
+        Err(error) => {
+            tracing::error!(%error, "VAD task failed");
+            (Vec::new(), vec![(0.0, 0.0)])
+        }
+    }
+}
+
+fn seconds_to_index(seconds: f64, len: usize) -> usize {
+    let index = (seconds * f64::from(vocalis_inference::stt::SAMPLE_RATE)).round();
+    if index.is_finite() && index > 0.0 {
+        (index as usize).min(len)
+    } else {
+        0
+    }
 }
 
 /// What a pre-recorded Deepgram answer is made of.

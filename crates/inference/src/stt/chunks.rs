@@ -1,0 +1,144 @@
+//! Splitting long audio at pauses, so that its pieces can be decoded in
+//! parallel on several workers and put back together.
+//!
+//! [`plan_chunks`] cuts in the middle of the pauses the VAD found, each
+//! piece at most `max_chunk_s` long (a hard cut only where someone speaks
+//! for longer than that without a pause); [`merge_chunks`] shifts each
+//! piece's timestamps back to the whole recording.
+
+use super::Transcript;
+use crate::vad::SpeechRegion;
+
+/// Audio shorter than this is decoded in one piece.
+pub const PARALLEL_MIN_S: f64 = 30.0;
+/// Longest piece: inside Whisper's 30 s window, so each piece is one decode
+/// with its encoder window sized to it.
+pub const MAX_CHUNK_S: f64 = 28.0;
+/// No piece shorter than this is cut off (a cut right at the start would
+/// make a useless job).
+const MIN_CHUNK_S: f64 = 1.0;
+
+/// `(start, end)` seconds of each piece of a `duration_s` recording whose
+/// speech is `regions` (in order); the pieces tile `0..duration_s`.
+pub fn plan_chunks(regions: &[SpeechRegion], duration_s: f64, max_chunk_s: f64) -> Vec<(f64, f64)> {
+    let duration = if duration_s.is_finite() {
+        duration_s.max(0.0)
+    } else {
+        0.0
+    };
+    if !(max_chunk_s.is_finite() && max_chunk_s > MIN_CHUNK_S) || duration <= max_chunk_s {
+        return vec![(0.0, duration)];
+    }
+    let cuts: Vec<f64> = regions
+        .windows(2)
+        .map(|w| (w[0].end + w[1].start) / 2.0)
+        .filter(|c| c.is_finite() && *c > 0.0 && *c < duration)
+        .collect();
+    let mut chunks = Vec::new();
+    let mut start = 0.0;
+    while duration - start > max_chunk_s {
+        let limit = start + max_chunk_s;
+        let cut = cuts
+            .iter()
+            .copied()
+            .rfind(|&c| c >= start + MIN_CHUNK_S && c <= limit)
+            .unwrap_or(limit);
+        chunks.push((start, cut));
+        start = cut;
+    }
+    chunks.push((start, duration));
+    chunks
+}
+
+/// One transcript of the whole recording from its pieces' transcripts
+/// (each with the start of its piece, in order).
+pub fn merge_chunks(parts: Vec<(f64, Transcript)>, duration_s: f64) -> Transcript {
+    let mut merged = Transcript::empty(duration_s);
+    for (offset, mut part) in parts {
+        part.shift(offset);
+        merged.segments.append(&mut part.segments);
+        merged.words.append(&mut part.words);
+        if merged.language.is_none() {
+            merged.language = part.language;
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stt::{Segment, Word};
+
+    fn region(start: f64, end: f64) -> SpeechRegion {
+        SpeechRegion { start, end }
+    }
+
+    #[test]
+    fn short_audio_is_one_piece() {
+        assert_eq!(plan_chunks(&[], 10.0, 28.0), vec![(0.0, 10.0)]);
+        assert_eq!(plan_chunks(&[], f64::NAN, 28.0), vec![(0.0, 0.0)]);
+        assert_eq!(plan_chunks(&[], 100.0, 0.0), vec![(0.0, 100.0)]);
+    }
+
+    #[test]
+    fn cuts_fall_in_pauses_and_tile_the_audio() {
+        // Speech in 6 s turns with 1 s pauses, 70 s in all.
+        let regions: Vec<SpeechRegion> = (0..10)
+            .map(|i| region(f64::from(i) * 7.0, f64::from(i) * 7.0 + 6.0))
+            .collect();
+        let chunks = plan_chunks(&regions, 70.0, 28.0);
+        assert_eq!(chunks.first().unwrap().0, 0.0);
+        assert_eq!(chunks.last().unwrap().1, 70.0);
+        for pair in chunks.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0);
+        }
+        for &(start, end) in &chunks {
+            assert!(end - start <= 28.0 && end > start, "{chunks:?}");
+        }
+        // every inner cut is inside a pause
+        for &(_, end) in &chunks[..chunks.len() - 1] {
+            assert!(
+                !regions.iter().any(|r| r.start < end && end < r.end),
+                "{end}"
+            );
+        }
+        assert_eq!(chunks.len(), 3, "{chunks:?}");
+    }
+
+    #[test]
+    fn speech_without_pauses_is_cut_hard() {
+        let chunks = plan_chunks(&[region(0.0, 100.0)], 100.0, 28.0);
+        assert_eq!(
+            chunks,
+            vec![(0.0, 28.0), (28.0, 56.0), (56.0, 84.0), (84.0, 100.0)]
+        );
+    }
+
+    #[test]
+    fn merged_timestamps_are_those_of_the_whole_recording() {
+        let part = |text: &str| Transcript {
+            segments: vec![Segment {
+                start: 1.0,
+                end: 2.0,
+                text: text.into(),
+                avg_logprob: -0.1,
+                no_speech_prob: 0.0,
+            }],
+            words: vec![Word {
+                start: 1.0,
+                end: 2.0,
+                text: text.into(),
+                probability: 0.9,
+            }],
+            language: Some(("en".into(), 1.0)),
+            duration_s: 28.0,
+        };
+        let merged = merge_chunks(vec![(0.0, part("one")), (28.0, part("two"))], 40.0);
+        assert_eq!(merged.text(), "one two");
+        assert_eq!(merged.words[1].start, 29.0);
+        assert_eq!(merged.segments[1].end, 30.0);
+        assert_eq!(merged.duration_s, 40.0);
+        assert_eq!(merged.language, Some(("en".into(), 1.0)));
+    }
+}
