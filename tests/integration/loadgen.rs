@@ -153,6 +153,7 @@ fn ramp_starts_with_one_call_alone_and_reports_a_consistent_capacity() {
     for step in steps {
         assert!(step["solo_wer"].is_f64(), "{step:#}");
         assert!(step["slo_ok"].is_boolean(), "{step:#}");
+        assert_eq!(step["rounds"], 1, "one distinct call: one round per step");
         assert_eq!(
             step["slo_ok"],
             step["slo_failures"].as_array().unwrap().is_empty(),

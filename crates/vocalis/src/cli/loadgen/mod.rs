@@ -36,6 +36,8 @@ use report::{Slo, StepReport};
 const DEFAULT_RAMP: &str = "1,2,4,6,8,10,12,14,16,20,24,28,32,40,48";
 /// The most concurrent sessions one step may open.
 const MAX_CALLS: usize = 256;
+/// The most rounds of one step.
+const MAX_ROUNDS: usize = 64;
 
 /// Flags of `vocalis loadgen`.
 #[derive(Debug, clap::Args)]
@@ -61,6 +63,10 @@ pub struct LoadgenArgs {
     /// The ramp's steps, comma separated (a first step of 1 is added when missing).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_RAMP)]
     ramp_steps: Vec<usize>,
+    /// Rounds of N concurrent calls per step (default: with `--ramp`, enough
+    /// rounds to play every distinct call once; else 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    rounds: Option<u64>,
     /// SLO: largest p95 final latency, seconds.
     #[arg(long, default_value_t = 1.0)]
     slo_p95: f64,
@@ -247,26 +253,28 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     for (i, &n) in steps.iter().enumerate() {
         let cpu_before = args.server_pid.and_then(report::process_cpu_seconds);
         let started = std::time::Instant::now();
-        // The ramp's one-call step plays every distinct call once, alone:
-        // the WER baseline of every later step, and more latency samples.
+        // A ramp step plays every distinct call at least once, in rounds
+        // of `n` concurrent calls, so every step is judged on the same
+        // calls; the one-call step is then every call alone: the WER baseline.
         let solo_step = args.ramp && i == 0 && n == 1;
-        let sessions = if solo_step {
-            let mut sessions = Vec::with_capacity(distinct);
-            for index in 0..distinct {
-                let mut one = runtime.block_on(run_step(
-                    &args,
-                    &base_url,
-                    &key,
-                    &clips,
-                    shape,
-                    index..index + 1,
-                ));
-                sessions.append(&mut one);
-            }
-            sessions
-        } else {
-            runtime.block_on(run_step(&args, &base_url, &key, &clips, shape, 0..n))
-        };
+        let rounds = match args.rounds {
+            Some(rounds) => usize::try_from(rounds).unwrap_or(1),
+            None if args.ramp => distinct.div_ceil(n),
+            None => 1,
+        }
+        .clamp(1, MAX_ROUNDS);
+        let mut sessions = Vec::with_capacity(n * rounds);
+        for round in 0..rounds {
+            let first = round * n;
+            sessions.append(&mut runtime.block_on(run_step(
+                &args,
+                &base_url,
+                &key,
+                &clips,
+                shape,
+                first..first + n,
+            )));
+        }
         let wall = started.elapsed().as_secs_f64();
         if let Some(error) = sessions.iter().find_map(|s| s.error.as_deref()) {
             if error.contains("HTTP 401") || error.contains("HTTP 403") {
@@ -280,6 +288,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         }
         let solo_wer = solo_baseline(&solo, &sessions);
         let mut step = StepReport::new(n, wall, sessions, cpu_delta(args.server_pid, cpu_before));
+        step.rounds = rounds;
         step.check(&slo, solo_wer);
         eprintln!(
             "N={n:>3}: p50 final {} p95 {} | first partial p50 {} | {:.1} partials/call | missing {} | rejected {} | errors {} | WER {} (alone {}) | server CPU {} → {}",

@@ -146,6 +146,8 @@ pub struct Slo {
 pub struct StepReport {
     /// Concurrent calls.
     pub calls: usize,
+    /// Rounds of `calls` concurrent calls played one after another.
+    pub rounds: usize,
     /// Wall time of the step, seconds.
     pub wall_s: f64,
     /// Final latency over every utterance of every session.
@@ -198,6 +200,7 @@ impl StepReport {
             .sum();
         Self {
             calls,
+            rounds: 1,
             wall_s,
             final_latency_s: Percentiles::of(
                 utterances().filter_map(|u| u.final_latency_s).collect(),
