@@ -8,26 +8,13 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{vocalis, ServerProcess};
-
-fn create_key(data: &std::path::Path, tenant: &str) -> String {
-    let output = vocalis(data)
-        .args(["keys", "create", "--tenant", tenant])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
+use crate::support::{create_key, vocalis, ServerProcess};
 
 #[tokio::test]
 async fn wrong_missing_and_revoked_keys_are_401_json() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]);
-    let key = create_key(data.path(), "acme");
+    let key = create_key(data.path(), "acme", &[]);
     let client = reqwest::Client::new();
     let usage = server.url("/v1/usage");
 

@@ -17,25 +17,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::support::{read_to_close, vocalis, ServerProcess, Socket};
+use crate::support::{create_key, read_to_close, vocalis, ServerProcess, Socket};
 
 /// The `max_frame_bytes` of the test server.
 const MAX_FRAME: usize = 64 * 1024;
 /// JSON texts that are no object; each is an `invalid_message`.
 const NOT_OBJECTS: [&str; 4] = ["[]", "\"x\"", "42", "null"];
-
-fn create_key(data: &std::path::Path, tenant: &str) -> String {
-    let output = vocalis(data)
-        .args(["keys", "create", "--tenant", tenant])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 fn start_server(data: &std::path::Path, extra_config: &str) -> ServerProcess {
     let config = data.join("vocalis.toml");
@@ -169,9 +156,9 @@ async fn send_50ms_in_odd_frames(socket: &mut Socket) {
 async fn websocket_bad_frames_get_stable_errors_and_close_codes() {
     let data = tempfile::tempdir().unwrap();
     let server = start_server(data.path(), "");
-    let stt_key = create_key(data.path(), "stt");
-    let tts_key = create_key(data.path(), "tts");
-    let listen_key = create_key(data.path(), "listen");
+    let stt_key = create_key(data.path(), "stt", &[]);
+    let tts_key = create_key(data.path(), "tts", &[]);
+    let listen_key = create_key(data.path(), "listen", &[]);
     tokio::join!(
         ws_stt_cases(&server, &stt_key),
         ws_tts_cases(&server, &tts_key),
@@ -381,7 +368,7 @@ async fn bad_jwts_revoked_keys_and_a_huge_header_are_refused() {
     let public = std::fs::read_to_string(keys.join("jwt-rs256-public.pem")).unwrap();
     let private = std::fs::read_to_string(keys.join("jwt-rs256-private.pem")).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let revoked = create_key(data.path(), "acme");
+    let revoked = create_key(data.path(), "acme", &[]);
     let jwt = format!(
         "[jwt]\npublic_key_pem = '''\n{public}'''\naudience = \"vocalis\"\nissuer = \"{ISSUER}\"\n"
     );

@@ -12,25 +12,11 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{dev_key, speak_mulaw_8k, vocalis, ServerProcess};
+use crate::support::{create_key, dev_key, speak_mulaw_8k, ServerProcess};
 
 const SENTENCE: &str = "The quarterly report shows strong growth in every region.";
 
 /// Creates a key for a new tenant with `credits` dollars (and own prices).
-fn create_key(data: &Path, tenant: &str, extra: &[&str]) -> String {
-    let created = vocalis(data)
-        .args(["keys", "create", "--tenant", tenant])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    String::from_utf8(created.stdout).unwrap().trim().to_owned()
-}
-
 /// A billable REST request: (status, `x-request-id`, JSON body).
 async fn post(
     server: &ServerProcess,

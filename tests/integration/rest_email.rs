@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpListener;
 
 use crate::rest_transcriptions::usage_ids;
-use crate::support::{vocalis, ServerProcess};
+use crate::support::{create_key, ServerProcess};
 
 /// One message as the sink received it.
 #[derive(Debug, Clone, Default)]
@@ -111,23 +111,7 @@ fn start_server(data: &std::path::Path, port: Option<u16>, per_minute: u32) -> S
 
 /// A key for tenant `acme`, whose company is "Acme Inc".
 fn acme_key(data: &std::path::Path) -> String {
-    let output = vocalis(data)
-        .args([
-            "keys",
-            "create",
-            "--tenant",
-            "acme",
-            "--company",
-            "Acme Inc",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    create_key(data, "acme", &["--company", "Acme Inc"])
 }
 
 async fn send(server: &ServerProcess, key: &str, body: Value) -> (u16, Value) {

@@ -161,6 +161,21 @@ fn parse_listening(line: &str) -> Option<SocketAddr> {
     addr.split_whitespace().next()?.parse().ok()
 }
 
+/// A new API key for `tenant` from `vocalis keys create --tenant TENANT EXTRA…`.
+pub fn create_key(data_dir: &Path, tenant: &str, extra: &[&str]) -> String {
+    let output = vocalis(data_dir)
+        .args(["keys", "create", "--tenant", tenant])
+        .args(extra)
+        .output()
+        .expect("run vocalis keys create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
 /// The developer key a first start wrote into `data_dir`.
 pub fn dev_key(data_dir: &Path) -> String {
     std::fs::read_to_string(data_dir.join("dev-api-key"))
