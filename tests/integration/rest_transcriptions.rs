@@ -175,6 +175,19 @@ async fn deepgram_json_and_every_openai_format() {
     );
     assert!(body.get("results").is_none(), "{body}");
 
+    // The model names OpenAI clients send today mean the served model too.
+    for model in ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"] {
+        let (status, id, body) = upload(
+            &server,
+            &key,
+            &wav,
+            &[("model", model), ("response_format", "json")],
+        )
+        .await;
+        assert_eq!(status, 200, "{model}: {body}");
+        ids.insert(id);
+    }
+
     // `text`, `srt`, `vtt`.
     let (status, id, body) = upload(&server, &key, &wav, &[("response_format", "text")]).await;
     assert_eq!(status, 200);

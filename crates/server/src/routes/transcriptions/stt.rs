@@ -16,8 +16,15 @@ use crate::wire::deepgram::{
 };
 use crate::wire::openai::language_code;
 
-/// Model names that always mean the served Whisper model.
-pub(crate) const STT_ALIASES: [&str; 3] = ["basics-stt", "whisper-1", "whisper"];
+/// Model names that always mean the served Whisper model: the gateway's,
+/// and the names OpenAI clients send today.
+pub(crate) const STT_ALIASES: [&str; 5] = [
+    "basics-stt",
+    "whisper-1",
+    "whisper",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+];
 
 /// Whether a Deepgram model name (`nova-3`, `nova-2-phonecall`,
 /// `enhanced`, `general`) is asked for; these map to the served model.
