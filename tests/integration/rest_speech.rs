@@ -170,6 +170,25 @@ async fn every_format_has_its_content_type_and_decodes() {
     }
 }
 
+/// OpenAI's `speed` spans 0.25 to 4.0 and is applied as asked, not clamped.
+#[tokio::test]
+async fn openai_speed_spans_a_quarter_to_four_times() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let key = dev_key(data.path());
+    let mut seconds = Vec::new();
+    for speed in [0.25, 1.0, 4.0] {
+        let body = json!({"input": TEXT, "response_format": "pcm", "speed": speed});
+        let (status, _, pcm) = speak(&server, &key, body).await;
+        assert_eq!(status, 200, "{speed}: {}", String::from_utf8_lossy(&pcm));
+        seconds.push(pcm.len() as f64 / 2.0 / 24_000.0);
+    }
+    let (slow, normal, fast) = (seconds[0], seconds[1], seconds[2]);
+    // Speech stretches with the speed; pauses between sentences do not.
+    assert!(slow > 2.5 * normal, "{seconds:?}");
+    assert!(fast < 0.6 * normal, "{seconds:?}");
+}
+
 #[tokio::test]
 async fn bad_requests_get_json_errors_and_one_row_each() {
     let data = tempfile::tempdir().unwrap();

@@ -19,8 +19,8 @@ use crate::runtime::{build_session, SessionOptions};
 /// Per-request synthesis settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthesisOptions {
-    /// Speaking rate, 0.5–2.0 (1.0 = the voice's natural speed). Applied as
-    /// `length_scale = voice.length_scale / speed`.
+    /// Speaking rate, 0.25–4.0 (1.0 = the voice's natural speed; OpenAI's
+    /// range). Applied as `length_scale = voice.length_scale / speed`.
     pub speed: f32,
     /// Overrides the voice's `noise_scale` (phoneme-level variation).
     pub noise_scale: Option<f32>,
@@ -219,8 +219,8 @@ impl PiperVoice {
 
     fn resolve(&self, o: &SynthesisOptions) -> Result<Params, TtsError> {
         let bad = |what: &str, v: f32| TtsError::InvalidOption(format!("{what} = {v}"));
-        if !(0.5..=2.0).contains(&o.speed) {
-            return Err(bad("speed (0.5–2.0)", o.speed));
+        if !(0.25..=4.0).contains(&o.speed) {
+            return Err(bad("speed (0.25–4.0)", o.speed));
         }
         let noise_scale = o.noise_scale.unwrap_or(self.config.noise_scale);
         if !(0.0..=2.0).contains(&noise_scale) {

@@ -156,7 +156,7 @@ async fn prepare(state: &AppState, request: Request) -> Result<Plan, ApiError> {
     }
     let speed = match request.speed {
         None => 1.0,
-        Some(speed) if (0.25..=4.0).contains(&speed) => speed.clamp(0.5, 2.0),
+        Some(speed) if (0.25..=4.0).contains(&speed) => speed,
         Some(speed) => {
             return Err(ApiError::Unprocessable(format!(
                 "`speed` must be 0.25 to 4.0, got {speed}"
