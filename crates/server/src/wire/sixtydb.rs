@@ -76,6 +76,39 @@ pub enum SttClientMessage {
     Keepalive,
 }
 
+impl SttClientMessage {
+    /// Parses one text frame, flat (`{"type":"start","config":…}`) or in
+    /// the seed's generic envelope (`{"type":"start","data":{"config":…}}`).
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        let value: Value = serde_json::from_str(text)?;
+        serde_json::from_value(unwrap_envelope(value))
+    }
+}
+
+/// `{"type": T, "data": {…}}` → `{"type": T, …}`: the 60db seed's "Message
+/// Format". Only an object whose keys are exactly `type` and `data`, with
+/// `data` an object, is unwrapped (`data`'s own `type` never wins);
+/// anything else is returned as it is.
+pub fn unwrap_envelope(value: Value) -> Value {
+    let Value::Object(mut object) = value else {
+        return value;
+    };
+    let is_envelope = object.len() == 2
+        && object.contains_key("type")
+        && matches!(object.get("data"), Some(Value::Object(_)));
+    if !is_envelope {
+        return Value::Object(object);
+    }
+    if let Some(Value::Object(data)) = object.remove("data") {
+        for (key, field) in data {
+            if key != "type" {
+                object.insert(key, field);
+            }
+        }
+    }
+    Value::Object(object)
+}
+
 /// `connection_established` payload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConnectionInfo {
@@ -262,6 +295,29 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<SttClientMessage>(r#"{"type":"dance"}"#).is_err());
+    }
+
+    #[test]
+    fn the_seed_envelope_is_understood() {
+        let flat = SttClientMessage::parse(
+            r#"{"type":"start","languages":["en"],"config":{"encoding":"linear16","sample_rate":16000}}"#,
+        )
+        .unwrap();
+        let wrapped = SttClientMessage::parse(
+            r#"{"type":"start","data":{"languages":["en"],"config":{"encoding":"linear16","sample_rate":16000}}}"#,
+        )
+        .unwrap();
+        assert_eq!(flat, wrapped);
+        // `data`'s own `type` does not change the message; other shapes pass through.
+        assert_eq!(
+            SttClientMessage::parse(r#"{"type":"stop","data":{"type":"start"}}"#).unwrap(),
+            SttClientMessage::Stop
+        );
+        assert_eq!(
+            SttClientMessage::parse(r#"{"type":"stop","data":"message_data"}"#).unwrap(),
+            SttClientMessage::Stop
+        );
+        assert_eq!(unwrap_envelope(Value::Null), Value::Null);
     }
 
     #[test]

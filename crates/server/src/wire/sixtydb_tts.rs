@@ -179,6 +179,7 @@ impl ClientMessage {
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let value: Value =
             serde_json::from_str(text).map_err(|e| ParseError::NotJson(e.to_string()))?;
+        let value = super::sixtydb::unwrap_envelope(value);
         let object = value.as_object().ok_or(ParseError::NotAnObject)?;
         if let Some(kind) = object.get("type") {
             let kind = kind.as_str().unwrap_or_default().to_owned();
@@ -575,6 +576,19 @@ mod tests {
                 context_id: "c1".into()
             }))
         );
+    }
+
+    #[test]
+    fn the_seed_envelope_is_understood() {
+        let flat = ClientMessage::parse(
+            r#"{"type":"start","voice":"v","config":{"encoding":"mulaw","sample_rate":8000}}"#,
+        )
+        .unwrap();
+        let wrapped = ClientMessage::parse(
+            r#"{"type":"start","data":{"voice":"v","config":{"encoding":"mulaw","sample_rate":8000}}}"#,
+        )
+        .unwrap();
+        assert_eq!(flat, wrapped);
     }
 
     #[test]

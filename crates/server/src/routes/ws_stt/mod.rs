@@ -295,7 +295,7 @@ impl Session {
             }
             Message::Text(text) => {
                 crate::fault::on_client_text(&text);
-                let parsed: SttClientMessage = match serde_json::from_str(&text) {
+                let parsed = match SttClientMessage::parse(&text) {
                     Ok(parsed) => parsed,
                     Err(error) => {
                         let sent = send_error(
