@@ -239,6 +239,23 @@ async fn bad_messages_get_errors_and_the_connection_stays_open() {
         .unwrap();
     let pong = expect_type(&mut socket, "test_response").await;
     assert!(pong["server_time"].as_u64().unwrap() > 0);
+    // After a refused `start`, audio never opens a μ-law session by itself:
+    // one `start_required` error, the rest is dropped unbilled.
+    for _ in 0..3 {
+        socket
+            .send(Message::Binary(vec![0x7F; 160].into()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        expect_type(&mut socket, "error").await["code"],
+        "start_required"
+    );
+    socket
+        .send(Message::Text(r#"{"type":"test"}"#.into()))
+        .await
+        .unwrap();
+    expect_type(&mut socket, "test_response").await;
     socket
         .send(Message::Text(
             r#"{"type":"start","config":{"encoding":"linear","sample_rate":16000}}"#.into(),

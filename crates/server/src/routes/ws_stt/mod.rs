@@ -101,12 +101,23 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     crate::session::socket::close_gracefully(socket, code, reason).await;
 }
 
+/// Whether audio may open a telephony session by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImplicitStart {
+    /// No `start` yet: binary audio opens a μ-law 8 kHz session (60db).
+    Allowed,
+    /// A `start` was refused: audio must not silently open a session with
+    /// settings the client did not ask for; the client has been told once.
+    Refused { told: bool },
+}
+
 struct Session {
     state: AppState,
     meter: Meter,
     stream: Option<SttStream>,
     events: EventWriter,
     idle_deadline: Instant,
+    implicit_start: ImplicitStart,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, principal: Principal, session_id: String) {
@@ -167,6 +178,7 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
         state,
         meter,
         stream: None,
+        implicit_start: ImplicitStart::Allowed,
     };
     // A panic in the loop ends this session only: 1011, usage committed.
     let end = crate::fault::contain(session.serve(&mut socket, &session_id))
@@ -288,8 +300,24 @@ impl Session {
             Message::Binary(bytes) => {
                 self.touch();
                 if self.stream.is_none() {
-                    // 60db telephony mode: binary audio before `start` is μ-law 8 kHz.
-                    self.start(socket, None, None, None, session_id).await?;
+                    match self.implicit_start {
+                        // 60db telephony mode: binary audio before `start` is μ-law 8 kHz.
+                        ImplicitStart::Allowed => {
+                            self.start(socket, None, None, None, session_id).await?;
+                        }
+                        // After a refused `start`, audio is dropped (and not
+                        // billed) until a `start` is accepted.
+                        ImplicitStart::Refused { told: false } => {
+                            self.implicit_start = ImplicitStart::Refused { told: true };
+                            let message = "audio ignored: the last `start` was refused; \
+                                           send a valid `start` first";
+                            if !send_error(socket, "start_required", message).await {
+                                return Err(End::ClientGone);
+                            }
+                            return Ok(None);
+                        }
+                        ImplicitStart::Refused { told: true } => return Ok(None),
+                    }
                 }
                 self.push_audio(socket, &bytes).await?;
             }
@@ -413,6 +441,7 @@ impl Session {
         ) {
             Ok(accepted) => accepted,
             Err(error) => {
+                self.implicit_start = ImplicitStart::Refused { told: false };
                 return if send_error(socket, error.code, error.message).await {
                     Ok(())
                 } else {
