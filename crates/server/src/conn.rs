@@ -172,6 +172,10 @@ fn refuse(mut stream: TcpStream, refusals: &Arc<Semaphore>, error: ApiError) {
             status.canonical_reason().unwrap_or(""),
             body.len()
         );
+        // Read the request head first: an answer that arrives before the
+        // client has sent its request makes HTTP clients fail with an
+        // "unexpected message" instead of seeing the 503.
+        let _ = tokio::time::timeout(REFUSAL_LINGER, read_request_head(&mut stream)).await;
         let _ = tokio::time::timeout(REFUSAL_LINGER, async {
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(body.as_bytes()).await?;
@@ -191,6 +195,24 @@ fn refuse(mut stream: TcpStream, refusals: &Arc<Semaphore>, error: ApiError) {
         })
         .await;
     });
+}
+
+/// Reads until the end of an HTTP request head (a blank line), the client
+/// closes, or 16 KiB have been read.
+async fn read_request_head(stream: &mut TcpStream) -> io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let mut seen: Vec<u8> = Vec::with_capacity(1024);
+    while seen.len() < 16 * 1024 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// One connection's activity, shared by its socket, its requests and its
