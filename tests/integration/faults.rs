@@ -196,20 +196,29 @@ async fn vanished_stt_clients_are_billed_once_and_their_sessions_end() {
 
     // The one Whisper worker serves the next caller.
     let (mut next, _) = open_stt(&server, &key).await;
-    for frame in speak_mulaw_8k("Thank you for calling.").chunks(160) {
-        next.send(Message::Binary(frame.to_vec().into()))
+    let (text, messages) =
+        stream_and_stop(&mut next, &speak_mulaw_8k("Thank you for calling.")).await;
+    assert!(text.contains("calling"), "{messages:#?}");
+}
+
+/// Sends `audio` in 20 ms frames, then `stop`; asserts the clean close 1000
+/// and returns the finals' text (lower case) and every message.
+async fn stream_and_stop(socket: &mut Socket, audio: &[u8]) -> (String, Vec<Value>) {
+    for frame in audio.chunks(160) {
+        socket
+            .send(Message::Binary(frame.to_vec().into()))
             .await
             .unwrap();
     }
-    send_text(&mut next, json!({"type": "stop"})).await;
-    let (messages, close) = read_to_close(&mut next).await;
+    send_text(socket, json!({"type": "stop"})).await;
+    let (messages, close) = read_to_close(socket).await;
     assert_eq!(close.map(|c| c.0), Some(1000), "{messages:#?}");
     let text: String = messages
         .iter()
         .filter(|m| m["type"] == "transcription" && m["is_final"] == true)
         .map(|m| m["text"].as_str().unwrap().to_lowercase())
         .collect();
-    assert!(text.contains("calling"), "{messages:#?}");
+    (text, messages)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,19 +366,7 @@ async fn a_panic_closes_only_its_own_session_1011_and_is_billed() {
     assert_eq!(response.status(), 200);
 
     // The healthy sessions were untouched.
-    for frame in speech.chunks(160) {
-        stt.send(Message::Binary(frame.to_vec().into()))
-            .await
-            .unwrap();
-    }
-    send_text(&mut stt, json!({"type": "stop"})).await;
-    let (messages, close) = read_to_close(&mut stt).await;
-    assert_eq!(close.map(|c| c.0), Some(1000), "{messages:#?}");
-    let text: String = messages
-        .iter()
-        .filter(|m| m["type"] == "transcription" && m["is_final"] == true)
-        .map(|m| m["text"].as_str().unwrap().to_lowercase())
-        .collect();
+    let (text, messages) = stream_and_stop(&mut stt, &speech).await;
     assert!(text.contains("transfer"), "{messages:#?}");
     send_text(&mut tts, json!({"type": "text", "text": "Still here."})).await;
     send_text(&mut tts, json!({"type": "flush"})).await;
