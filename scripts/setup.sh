@@ -8,6 +8,10 @@ packages=(
   build-essential pkg-config cmake clang libclang-dev  # whisper-rs-sys builds whisper.cpp
   libespeak-ng-dev espeak-ng                           # Piper phonemes (espeak-ng C library)
   sox                                                  # G.711 cross-check tests, benchmarks
+  libopus-dev                                          # Opus decode/encode (browser audio, response_format=opus)
+  ffmpeg opus-tools                                    # browser-format test fixtures (WebM, Ogg, MP4)
+  postgresql                                           # PostgreSQL backend tests (private cluster, no service)
+  chromium                                             # playground test (headless, driven by playwright-core)
 )
 python_packages=()
 
@@ -17,6 +21,11 @@ for pkg in "${packages[@]}"; do
 done
 if ! python3 -m pip --version >/dev/null 2>&1; then
   missing+=(python3 python3-pip)
+fi
+# playwright-core (the playground test) needs node and npm; any install of
+# them will do (Debian's, or a nodejs that bundles npm).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
