@@ -80,6 +80,7 @@ impl EventWriter {
                 end,
                 confidence,
                 language,
+                ..
             } => {
                 if let Some(latency) = self.latency(end) {
                     metrics.final_latency.observe(latency);
