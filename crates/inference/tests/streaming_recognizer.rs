@@ -87,6 +87,7 @@ fn two_sentences_give_partials_and_two_finals() {
                 committed,
                 start,
                 end,
+                ..
             } => {
                 assert!(
                     text.starts_with(committed.as_str()),

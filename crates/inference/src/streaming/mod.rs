@@ -34,19 +34,25 @@
 //! * A final is a fresh decode of the complete utterance (the most accurate
 //!   result; it may differ from the last partial) and is never revised.
 //!   Finals come out in utterance order, one per utterance with text.
-//! * An utterance ends after `utterance_end_ms` of VAD silence, on
+//! * An utterance ends after `utterance_end_ms` of VAD silence (unless
+//!   [`StreamingConfig::endpointing`] is off), on
 //!   [`finalize`](StreamingRecognizer::finalize), at
 //!   [`finish`](StreamingRecognizer::finish), or — beyond
 //!   `max_utterance_s` — at the least speech-like 32 ms frame of its second
-//!   half (best pause).
+//!   half (best pause). Each [`StreamEvent::Final`] says which
+//!   ([`FinalReason`]); only a silence endpoint is Deepgram's
+//!   `speech_final`.
+//! * Partials and finals carry their language and the end of their last
+//!   word; [`StreamingRecognizer::last_word_end`] is the latest one, for
+//!   Deepgram's `UtteranceEnd`.
 //! * Timestamps are seconds of stream audio (first pushed sample = 0).
 
 pub mod agreement;
 mod error;
 mod recognizer;
+mod types;
 
 pub use agreement::LocalAgreement;
 pub use error::StreamError;
-pub use recognizer::{
-    DecodeKind, DecodeRequest, StreamEvent, StreamingConfig, StreamingRecognizer, Ticket,
-};
+pub use recognizer::StreamingRecognizer;
+pub use types::{DecodeKind, DecodeRequest, FinalReason, StreamEvent, StreamingConfig, Ticket};

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use super::agreement::{join_words, LocalAgreement};
+use super::types::{DecodeKind, DecodeRequest, FinalReason, StreamEvent, StreamingConfig, Ticket};
 use super::StreamError;
 use crate::stt::{SttError, Transcribe, TranscribeOptions, Transcript, VadMode, Word};
 use crate::vad::{Vad, VadConfig, VadEvent, VadFrame, VadStream, FRAME_SAMPLES};
@@ -15,119 +16,6 @@ const PRE_ROLL_S: f64 = 1.0;
 /// No partial for less utterance audio than this.
 const MIN_PARTIAL_S: f64 = 0.5;
 
-/// Settings of a [`StreamingRecognizer`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamingConfig {
-    /// New utterance audio between two partial decodes (default 500 ms).
-    pub interim_interval_ms: u32,
-    /// Whether to produce partials at all.
-    pub interim_results: bool,
-    /// VAD silence that ends an utterance (default 500 ms, at least 300).
-    pub utterance_end_ms: u32,
-    /// Longer utterances are cut at their best pause (default 25 s).
-    pub max_utterance_s: f32,
-    /// VAD thresholds (its `min_silence_ms` is replaced by
-    /// `utterance_end_ms`).
-    pub vad: VadConfig,
-    /// Options for every decode (`vad` is forced off: the audio is already
-    /// speech).
-    pub options: TranscribeOptions,
-}
-
-impl Default for StreamingConfig {
-    fn default() -> Self {
-        Self {
-            interim_interval_ms: 500,
-            interim_results: true,
-            utterance_end_ms: 500,
-            max_utterance_s: 25.0,
-            vad: VadConfig::default(),
-            options: TranscribeOptions::default(),
-        }
-    }
-}
-
-impl StreamingConfig {
-    fn validate(&self) -> Result<(), StreamError> {
-        let bad = |m: &str| Err(StreamError::InvalidConfig(m.into()));
-        if self.utterance_end_ms < 300 || self.utterance_end_ms > 10_000 {
-            return bad("utterance_end_ms must be within 300–10000");
-        }
-        if !(50..=10_000).contains(&self.interim_interval_ms) {
-            return bad("interim_interval_ms must be within 50–10000");
-        }
-        if !(2.0..=29.0).contains(&self.max_utterance_s) {
-            return bad("max_utterance_s must be within 2–29 s");
-        }
-        Ok(())
-    }
-}
-
-/// Identifies one decode handed out by [`StreamingRecognizer::next_request`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ticket(pub u64);
-
-/// What a decode is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeKind {
-    /// Interim hypothesis of the utterance in progress.
-    Partial,
-    /// The utterance's final text.
-    Final,
-}
-
-/// Work for the caller: transcribe `audio` with `options`, then call
-/// [`StreamingRecognizer::complete`] with `ticket` and the result.
-#[derive(Debug, Clone)]
-pub struct DecodeRequest {
-    /// Pass back to `complete`.
-    pub ticket: Ticket,
-    /// Partial or final.
-    pub kind: DecodeKind,
-    /// Mono 16 kHz utterance audio.
-    pub audio: Vec<f32>,
-    /// Decode options.
-    pub options: TranscribeOptions,
-    /// Stream time of `audio[0]`, seconds.
-    pub start: f64,
-}
-
-/// Recogniser output.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StreamEvent {
-    /// The VAD detected the start of an utterance (padded onset time).
-    SpeechStarted {
-        /// Seconds of stream audio.
-        at: f64,
-    },
-    /// Interim hypothesis of the current utterance.
-    Partial {
-        /// Committed words followed by tentative ones.
-        text: String,
-        /// The committed (never changing) prefix of `text`.
-        committed: String,
-        /// Utterance start, seconds.
-        start: f64,
-        /// End of the audio decoded, seconds.
-        end: f64,
-    },
-    /// Final text of an utterance; never revised.
-    Final {
-        /// Text.
-        text: String,
-        /// Words with stream timestamps.
-        words: Vec<Word>,
-        /// Utterance start, seconds.
-        start: f64,
-        /// Utterance end, seconds.
-        end: f64,
-        /// Mean word probability.
-        confidence: f32,
-        /// Language and its probability.
-        language: Option<(String, f32)>,
-    },
-}
-
 #[derive(Debug)]
 struct Utterance {
     id: u64,
@@ -138,6 +26,9 @@ struct Utterance {
     agreement: LocalAgreement,
     last_partial: String,
     partials_sent: bool,
+    /// Whether the VAD was in speech in some frame since the last partial
+    /// request (no partial re-decodes pure silence).
+    speech_since_partial: bool,
     /// (absolute sample of frame start, probability) for best-pause cuts.
     frames: Vec<(u64, f32)>,
     /// The last partial that decoded cleanly (no temperature fallback would
@@ -154,6 +45,7 @@ struct InFlight {
     start: u64,
     end: u64,
     partials_sent: bool,
+    reason: FinalReason,
 }
 
 #[derive(Debug)]
@@ -162,6 +54,7 @@ struct QueuedFinal {
     utterance: u64,
     end: u64,
     partials_sent: bool,
+    reason: FinalReason,
 }
 
 /// Turns a live 16 kHz stream into speech events, partials and finals.
@@ -180,6 +73,11 @@ pub struct StreamingRecognizer {
     in_flight: Option<InFlight>,
     next_id: u64,
     finished: bool,
+    /// End (absolute samples, padded) of the last frame the VAD scored as
+    /// speech: word ends are clamped to it.
+    last_speech: Option<u64>,
+    /// Latest word end reported in any event, seconds.
+    last_word_end: Option<f64>,
 }
 
 fn secs(samples: u64) -> f64 {
@@ -211,6 +109,8 @@ impl StreamingRecognizer {
             in_flight: None,
             next_id: 0,
             finished: false,
+            last_speech: None,
+            last_word_end: None,
         })
     }
 
@@ -239,6 +139,30 @@ impl StreamingRecognizer {
         self.finals.len()
     }
 
+    /// End of the latest word in any partial or final returned so far,
+    /// stream seconds (never decreases; `None` before the first word).
+    /// With [`position`](Self::position) it gives Deepgram's
+    /// `UtteranceEnd`: send one when `position() - last_word_end()` reaches
+    /// `utterance_end_ms` and no new word has arrived since the last one.
+    pub fn last_word_end(&self) -> Option<f64> {
+        self.last_word_end
+    }
+
+    /// End of the latest 32 ms frame the VAD scored as speech (plus its
+    /// `speech_pad_ms`), stream seconds; `None` before any speech.
+    pub fn last_speech_end(&self) -> Option<f64> {
+        self.last_speech.map(secs)
+    }
+
+    /// The end of the last word of `words` (stream seconds), clamped to the
+    /// VAD's last speech, and folded into [`last_word_end`](Self::last_word_end).
+    fn note_last_word(&mut self, words: &[Word]) -> Option<f64> {
+        let end = words.iter().map(|w| w.end).reduce(f64::max)?;
+        let end = self.last_speech.map_or(end, |s| end.min(secs(s)));
+        self.last_word_end = Some(self.last_word_end.map_or(end, |l| l.max(end)));
+        Some(end)
+    }
+
     fn end_sample(&self) -> u64 {
         self.buffer_start + self.buffer.len() as u64
     }
@@ -252,18 +176,26 @@ impl StreamingRecognizer {
         let mut frames = Vec::new();
         self.vad.push_frames(audio, &mut frames)?;
         let mut events = Vec::new();
-        self.apply(&frames, &mut events);
+        self.apply(&frames, FinalReason::Endpoint, &mut events);
         self.trim();
         Ok(events)
     }
 
-    fn apply(&mut self, frames: &[VadFrame], out: &mut Vec<StreamEvent>) {
+    /// Applies analysed frames; a VAD speech end among them ends the
+    /// utterance with `end_reason`.
+    fn apply(&mut self, frames: &[VadFrame], end_reason: FinalReason, out: &mut Vec<StreamEvent>) {
+        let pad = u64::from(self.config.vad.speech_pad_ms) * 16;
         for frame in frames {
             if let Some(event) = frame.event {
-                self.on_vad_event(event, out);
+                self.on_vad_event(event, end_reason, out);
+            }
+            let start = samples(frame.start);
+            if frame.probability >= self.config.vad.threshold {
+                self.last_speech = Some(start + FRAME_SAMPLES as u64 + pad);
             }
             if let Some(u) = self.utterance.as_mut() {
-                u.frames.push((samples(frame.start), frame.probability));
+                u.frames.push((start, frame.probability));
+                u.speech_since_partial |= frame.speech;
             }
             // Time is this frame's end, not the end of the pushed audio: a
             // long push (minutes in one message) is cut where it should be.
@@ -272,20 +204,31 @@ impl StreamingRecognizer {
         }
     }
 
-    fn on_vad_event(&mut self, event: VadEvent, out: &mut Vec<StreamEvent>) {
+    fn on_vad_event(
+        &mut self,
+        event: VadEvent,
+        end_reason: FinalReason,
+        out: &mut Vec<StreamEvent>,
+    ) {
         match event {
-            VadEvent::SpeechStart { at } => {
-                if self.utterance.is_none() {
+            VadEvent::SpeechStart { at } => match &self.utterance {
+                None => {
                     let start = samples(at).max(self.floor).max(self.buffer_start);
                     self.open_utterance(start);
                     out.push(StreamEvent::SpeechStarted { at: secs(start) });
                 }
-            }
+                // Endpointing off: new speech inside the open utterance.
+                Some(u) => out.push(StreamEvent::SpeechStarted {
+                    at: secs(samples(at).max(u.start)),
+                }),
+            },
+            VadEvent::SpeechEnd { .. }
+                if !self.config.endpointing && end_reason == FinalReason::Endpoint => {}
             VadEvent::SpeechEnd { at } => {
                 let end = samples(at).min(self.end_sample());
-                match self.final_from_partial(end) {
+                match self.final_from_partial(end, end_reason) {
                     Some(event) => out.push(event),
-                    None => self.close_utterance(end),
+                    None => self.close_utterance(end, end_reason),
                 }
             }
         }
@@ -300,6 +243,7 @@ impl StreamingRecognizer {
             agreement: LocalAgreement::default(),
             last_partial: String::new(),
             partials_sent: false,
+            speech_since_partial: true,
             frames: Vec::new(),
             covered: None,
         });
@@ -308,7 +252,7 @@ impl StreamingRecognizer {
     /// Ends the open utterance at `end` with its last partial as the final,
     /// when that partial decoded all of the utterance's audio cleanly and no
     /// earlier final is still owed (finals stay in order). Saves a decode.
-    fn final_from_partial(&mut self, end: u64) -> Option<StreamEvent> {
+    fn final_from_partial(&mut self, end: u64, reason: FinalReason) -> Option<StreamEvent> {
         let final_pending = self
             .in_flight
             .as_ref()
@@ -326,6 +270,7 @@ impl StreamingRecognizer {
         self.floor = end;
         let start_s = secs(u.start);
         transcript.shift(start_s);
+        let last_word_end = self.note_last_word(&transcript.words);
         Some(StreamEvent::Final {
             confidence: transcript.confidence(),
             text: transcript.text(),
@@ -333,12 +278,14 @@ impl StreamingRecognizer {
             start: start_s,
             end: secs(end.max(u.start)),
             language: transcript.language,
+            reason,
+            last_word_end,
         })
     }
 
     /// Ends the open utterance at `end` (absolute samples) and queues its
     /// final decode.
-    fn close_utterance(&mut self, end: u64) {
+    fn close_utterance(&mut self, end: u64, reason: FinalReason) {
         let Some(u) = self.utterance.take() else {
             return;
         };
@@ -356,6 +303,7 @@ impl StreamingRecognizer {
             utterance: u.id,
             end,
             partials_sent: u.partials_sent,
+            reason,
         });
     }
 
@@ -383,7 +331,7 @@ impl StreamingRecognizer {
             .copied()
             .filter(|(s, _)| *s >= cut)
             .collect();
-        self.close_utterance(cut);
+        self.close_utterance(cut, FinalReason::MaxLength);
         self.open_utterance(cut);
         if let Some(u) = self.utterance.as_mut() {
             u.frames = rest;
@@ -425,10 +373,15 @@ impl StreamingRecognizer {
     }
 
     /// Ends the current utterance now (e.g. the client asked to finalise);
-    /// its final is produced by the following decodes.
+    /// its final ([`FinalReason::Finalize`]) is produced by the following
+    /// decodes.
     pub fn finalize(&mut self) {
+        self.finalize_as(FinalReason::Finalize);
+    }
+
+    fn finalize_as(&mut self, reason: FinalReason) {
         let end = self.end_sample();
-        self.close_utterance(end);
+        self.close_utterance(end, reason);
         self.vad.reset_to_silence();
     }
 
@@ -440,9 +393,9 @@ impl StreamingRecognizer {
         }
         let mut events = Vec::new();
         for event in self.vad.finish()? {
-            self.on_vad_event(event, &mut events);
+            self.on_vad_event(event, FinalReason::EndOfStream, &mut events);
         }
-        self.finalize();
+        self.finalize_as(FinalReason::EndOfStream);
         self.finished = true;
         Ok(events)
     }
@@ -463,6 +416,7 @@ impl StreamingRecognizer {
                 start: samples(f.request.start),
                 end: f.end,
                 partials_sent: f.partials_sent,
+                reason: f.reason,
             });
             return Some(f.request);
         }
@@ -473,10 +427,12 @@ impl StreamingRecognizer {
         let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
         let u = self.utterance.as_mut()?;
         let len = now.saturating_sub(u.start);
-        if len < samples(MIN_PARTIAL_S) || len < u.partial_len + interval {
+        if len < samples(MIN_PARTIAL_S) || len < u.partial_len + interval || !u.speech_since_partial
+        {
             return None;
         }
         u.partial_len = len;
+        u.speech_since_partial = false;
         let (id, start) = (u.id, u.start);
         let mut options = self.decode_options();
         // Partials are throw-away: skip the temperature fallback.
@@ -488,6 +444,7 @@ impl StreamingRecognizer {
             start,
             end: now,
             partials_sent: false,
+            reason: FinalReason::Endpoint,
         });
         Some(DecodeRequest {
             ticket,
@@ -511,6 +468,7 @@ impl StreamingRecognizer {
                 utterance: flight.utterance,
                 end: flight.end,
                 partials_sent: flight.partials_sent,
+                reason: flight.reason,
             });
         }
     }
@@ -541,22 +499,32 @@ impl StreamingRecognizer {
                         return Ok(Vec::new());
                     }
                 };
-                let Some(u) = self.utterance.as_mut().filter(|u| u.id == flight.utterance) else {
+                if self
+                    .utterance
+                    .as_ref()
+                    .is_none_or(|u| u.id != flight.utterance)
+                {
                     // The utterance ended meanwhile; its final supersedes this.
                     return Ok(Vec::new());
-                };
+                }
                 let threshold = self.config.options.logprob_threshold;
                 let clean = !transcript.text().is_empty()
                     && transcript
                         .segments
                         .iter()
                         .all(|s| s.avg_logprob >= threshold);
-                u.covered = clean.then(|| (flight.end, transcript.clone()));
+                let covered = clean.then(|| (flight.end, transcript.clone()));
+                let language = transcript.language;
                 let mut words = transcript.words;
                 for w in &mut words {
                     w.start += start_s;
                     w.end += start_s;
                 }
+                let last_word_end = self.note_last_word(&words);
+                let Some(u) = self.utterance.as_mut() else {
+                    return Ok(Vec::new());
+                };
+                u.covered = covered;
                 let tentative = u.agreement.update(&words);
                 let committed = join_words(u.agreement.committed());
                 let rest = join_words(&tentative);
@@ -576,6 +544,8 @@ impl StreamingRecognizer {
                     committed,
                     start: start_s,
                     end: secs(flight.end),
+                    language,
+                    last_word_end,
                 }])
             }
             DecodeKind::Final => {
@@ -586,6 +556,7 @@ impl StreamingRecognizer {
                 if text.is_empty() && !partials_sent {
                     return Ok(Vec::new());
                 }
+                let last_word_end = self.note_last_word(&transcript.words);
                 Ok(vec![StreamEvent::Final {
                     confidence: transcript.confidence(),
                     text,
@@ -593,6 +564,8 @@ impl StreamingRecognizer {
                     start: start_s,
                     end: secs(flight.end),
                     language: transcript.language,
+                    reason: flight.reason,
+                    last_word_end,
                 }])
             }
         }

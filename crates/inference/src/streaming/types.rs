@@ -1,0 +1,181 @@
+//! The public vocabulary of the streaming recogniser: its settings
+//! ([`StreamingConfig`]), the decode work it hands out ([`DecodeRequest`])
+//! and the events it returns ([`StreamEvent`], [`FinalReason`]).
+
+use super::StreamError;
+use crate::stt::{TranscribeOptions, Word};
+use crate::vad::VadConfig;
+
+/// Settings of a [`super::StreamingRecognizer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamingConfig {
+    /// New utterance audio between two partial decodes (default 500 ms).
+    pub interim_interval_ms: u32,
+    /// Whether to produce partials at all.
+    pub interim_results: bool,
+    /// VAD silence that ends an utterance — the silence endpoint, Deepgram's
+    /// `endpointing=<ms>` (default 500 ms, 300–10000). With `endpointing`
+    /// off it only separates speech bursts (for
+    /// [`StreamEvent::SpeechStarted`]) and never ends an utterance.
+    pub utterance_end_ms: u32,
+    /// Whether VAD silence ends utterances at all (default `true`). `false`
+    /// is Deepgram's `endpointing=false`: finals come only from
+    /// [`finalize`](super::StreamingRecognizer::finalize), the end of the
+    /// stream, or the `max_utterance_s` cut — there is no other timeout.
+    pub endpointing: bool,
+    /// Longer utterances are cut at their best pause (default 25 s).
+    pub max_utterance_s: f32,
+    /// VAD thresholds (its `min_silence_ms` is replaced by
+    /// `utterance_end_ms`).
+    pub vad: VadConfig,
+    /// Options for every decode (`vad` is forced off: the audio is already
+    /// speech).
+    pub options: TranscribeOptions,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            interim_interval_ms: 500,
+            interim_results: true,
+            utterance_end_ms: 500,
+            endpointing: true,
+            max_utterance_s: 25.0,
+            vad: VadConfig::default(),
+            options: TranscribeOptions::default(),
+        }
+    }
+}
+
+impl StreamingConfig {
+    pub(super) fn validate(&self) -> Result<(), StreamError> {
+        let bad = |m: &str| Err(StreamError::InvalidConfig(m.into()));
+        if self.utterance_end_ms < 300 || self.utterance_end_ms > 10_000 {
+            return bad("utterance_end_ms must be within 300–10000");
+        }
+        if !(50..=10_000).contains(&self.interim_interval_ms) {
+            return bad("interim_interval_ms must be within 50–10000");
+        }
+        if !(2.0..=29.0).contains(&self.max_utterance_s) {
+            return bad("max_utterance_s must be within 2–29 s");
+        }
+        Ok(())
+    }
+}
+
+/// Identifies one decode handed out by
+/// [`super::StreamingRecognizer::next_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket(pub u64);
+
+/// What a decode is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeKind {
+    /// Interim hypothesis of the utterance in progress.
+    Partial,
+    /// The utterance's final text.
+    Final,
+}
+
+/// Work for the caller: transcribe `audio` with `options`, then call
+/// [`super::StreamingRecognizer::complete`] with `ticket` and the result.
+#[derive(Debug, Clone)]
+pub struct DecodeRequest {
+    /// Pass back to `complete`.
+    pub ticket: Ticket,
+    /// Partial or final.
+    pub kind: DecodeKind,
+    /// Mono 16 kHz utterance audio.
+    pub audio: Vec<f32>,
+    /// Decode options.
+    pub options: TranscribeOptions,
+    /// Stream time of `audio[0]`, seconds.
+    pub start: f64,
+}
+
+/// Why an utterance ended (carried by every [`StreamEvent::Final`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FinalReason {
+    /// `utterance_end_ms` of VAD silence followed the speech (a silence
+    /// endpoint: Deepgram's `speech_final: true`).
+    Endpoint,
+    /// The utterance reached `max_utterance_s` and was cut at its best
+    /// pause; the speaker may still be talking.
+    MaxLength,
+    /// The caller asked for it ([`finalize`](super::StreamingRecognizer::finalize),
+    /// e.g. Deepgram's `Finalize`).
+    Finalize,
+    /// The stream ended ([`finish`](super::StreamingRecognizer::finish),
+    /// e.g. `CloseStream`).
+    EndOfStream,
+}
+
+impl FinalReason {
+    /// Whether the speaker stopped talking (only [`FinalReason::Endpoint`]):
+    /// what Deepgram calls `speech_final`.
+    pub fn is_speech_final(self) -> bool {
+        self == Self::Endpoint
+    }
+
+    /// A stable lower-case name (`endpoint`, `max_length`, `finalize`,
+    /// `end_of_stream`) for logs and wire formats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Endpoint => "endpoint",
+            Self::MaxLength => "max_length",
+            Self::Finalize => "finalize",
+            Self::EndOfStream => "end_of_stream",
+        }
+    }
+}
+
+/// Recogniser output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The VAD detected the start of speech (padded onset time). Sent when
+    /// an utterance opens and, with `endpointing` off, for every new burst
+    /// of speech inside the open utterance.
+    SpeechStarted {
+        /// Seconds of stream audio.
+        at: f64,
+    },
+    /// Interim hypothesis of the current utterance.
+    Partial {
+        /// Committed words followed by tentative ones.
+        text: String,
+        /// The committed (never changing) prefix of `text`.
+        committed: String,
+        /// Utterance start, seconds.
+        start: f64,
+        /// End of the audio decoded, seconds.
+        end: f64,
+        /// Language of this hypothesis and its probability (detected on
+        /// multilingual models when no language is set; the fixed language
+        /// otherwise).
+        language: Option<(String, f32)>,
+        /// End of the last word of this hypothesis, stream seconds (never
+        /// past the end of the VAD's last speech frame); `None` without
+        /// words. See [`super::StreamingRecognizer::last_word_end`].
+        last_word_end: Option<f64>,
+    },
+    /// Final text of an utterance; never revised.
+    Final {
+        /// Text.
+        text: String,
+        /// Words with stream timestamps.
+        words: Vec<Word>,
+        /// Utterance start, seconds.
+        start: f64,
+        /// Utterance end, seconds.
+        end: f64,
+        /// Mean word probability.
+        confidence: f32,
+        /// Language and its probability.
+        language: Option<(String, f32)>,
+        /// Why the utterance ended.
+        reason: FinalReason,
+        /// End of the last word, stream seconds (as in
+        /// [`StreamEvent::Partial`]).
+        last_word_end: Option<f64>,
+    },
+}
