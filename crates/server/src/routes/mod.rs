@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
     // connection and every other request go on.
     router
         .layer(crate::fault::catch_panic_layer())
+        // Every error in its route's dialect (Deepgram's body on /v1/listen).
+        .layer(axum::middleware::from_fn(crate::error::dialect_layer))
         .layer(axum::middleware::from_fn(close_after_refused_body))
         .with_state(state)
 }

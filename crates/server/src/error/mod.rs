@@ -4,13 +4,19 @@
 //! reason for each way a session can end abnormally.
 //!
 //! Every handler returns [`ApiError`]; its [`IntoResponse`] impl picks the
-//! status code and writes `{"error":{"code":…,"message":…}}` with a stable,
-//! machine-readable code. Internal details are logged, never sent.
+//! status code and writes OpenAI's body
+//! `{"error":{"message":…,"type":…,"param":…,"code":…}}` with a stable,
+//! machine-readable `code`. Routes of the Deepgram dialect (`/v1/listen`)
+//! answer `{"err_code":…,"err_msg":…,"request_id":…}` instead: one mapping
+//! (error → status and code), rendered per [`Dialect`] by [`dialect`].
+//! Internal details are logged, never sent.
+
+mod dialect;
+
+pub use dialect::{dialect_layer, in_dialect, Dialect};
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 
 /// An error a client can see: a stable code, an HTTP status and a message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -124,155 +130,35 @@ impl ApiError {
         }
     }
 
-    fn public_message(&self) -> String {
+    /// The message a client may see: internal details are replaced (they
+    /// are logged once, when the response is built).
+    pub(crate) fn public_message(&self) -> String {
         match self {
-            Self::Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
-                "internal server error".to_owned()
-            }
+            Self::Internal(_) => "internal server error".to_owned(),
             other => other.to_string(),
         }
     }
 }
 
 impl ApiError {
-    /// The response on `/v1/listen`: billing refusals (402
-    /// `insufficient_credits`, 503 `ledger_unavailable`) in Deepgram's shape,
-    /// `{"err_code":…,"err_msg":…,"request_id":…}` with the stable code
-    /// upper-cased (`INSUFFICIENT_CREDITS`); other errors in the common
-    /// shape, as before. The status is [`status`](Self::status) either way.
+    /// The response on `/v1/listen` (pre-recorded, and the live route's
+    /// refusals before the upgrade): Deepgram's body
+    /// `{"err_code":…,"err_msg":…,"request_id":…}` naming `request_id`.
+    /// The status is [`status`](Self::status), as on every route.
     pub fn into_listen_response(self, request_id: &str) -> Response {
-        if !matches!(
-            self,
-            Self::InsufficientCredits(_) | Self::LedgerUnavailable(_)
-        ) {
-            return self.into_response();
-        }
-        let body = json!({
-            "err_code": self.code().to_ascii_uppercase(),
-            "err_msg": self.public_message(),
-            "request_id": request_id,
-        });
-        (self.status(), Json(body)).into_response()
+        self.render(Dialect::Deepgram, Some(request_id))
     }
 }
 
 impl IntoResponse for ApiError {
+    /// The common (OpenAI) body; a route of another dialect re-renders it
+    /// through [`dialect::in_dialect`] (the error travels in the response's
+    /// extensions).
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code(), "message": self.public_message() }
-        });
-        let mut response = (self.status(), Json(body)).into_response();
-        if let Self::RateLimited { retry_after_s, .. } = &self {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(*retry_after_s),
-            );
+        if let Self::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
         }
-        response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_details_are_not_sent() {
-        let response = ApiError::Internal("secret path /etc/x".into()).into_response();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    }
-
-    #[test]
-    fn phonemizer_crashes_are_unspeakable_text() {
-        use vocalis_inference::phonemize::PhonemizeError;
-        use vocalis_inference::TtsError;
-        let crashed = || {
-            TtsError::Phonemize(PhonemizeError::WorkerCrashed {
-                status: "signal: 6 (SIGABRT)".into(),
-            })
-        };
-        assert_eq!(tts_sentence_error_code(&crashed()), "text_unspeakable");
-        let error = ApiError::from(crashed());
-        assert_eq!(
-            (error.status().as_u16(), error.code()),
-            (422, "text_unspeakable")
-        );
-        let timeout = TtsError::Phonemize(PhonemizeError::WorkerTimeout {
-            after: std::time::Duration::from_secs(5),
-        });
-        assert_eq!(ApiError::from(timeout).code(), "text_unspeakable");
-        let spawn = TtsError::Phonemize(PhonemizeError::WorkerSpawn {
-            program: "/missing".into(),
-            source: std::io::ErrorKind::NotFound.into(),
-        });
-        assert_eq!(tts_sentence_error_code(&spawn), "synthesis_failed");
-        assert_eq!(ApiError::from(spawn).status().as_u16(), 500);
-    }
-
-    #[test]
-    fn each_error_has_a_stable_code_and_status() {
-        let cases = [
-            (ApiError::Unauthorized(String::new()), 401, "unauthorized"),
-            (
-                ApiError::InvalidPayload(String::new()),
-                400,
-                "invalid_payload",
-            ),
-            (
-                ApiError::Unprocessable(String::new()),
-                422,
-                "invalid_payload",
-            ),
-            (
-                ApiError::PayloadTooLarge(String::new()),
-                413,
-                "payload_too_large",
-            ),
-            (
-                ApiError::UnsupportedMediaType(String::new()),
-                415,
-                "unsupported_media_type",
-            ),
-            (
-                ApiError::Unspeakable(String::new()),
-                422,
-                "text_unspeakable",
-            ),
-            (ApiError::Busy(String::new()), 503, "busy"),
-            (
-                ApiError::RateLimited {
-                    message: String::new(),
-                    retry_after_s: 1,
-                },
-                429,
-                "rate_limited",
-            ),
-            (
-                ApiError::EmailUnavailable(String::new()),
-                503,
-                "service_unavailable",
-            ),
-            (
-                ApiError::EmailSendFailed(String::new()),
-                502,
-                "email_send_failed",
-            ),
-            (
-                ApiError::InsufficientCredits(String::new()),
-                402,
-                "insufficient_credits",
-            ),
-            (
-                ApiError::LedgerUnavailable(String::new()),
-                503,
-                "ledger_unavailable",
-            ),
-        ];
-        for (error, status, code) in cases {
-            assert_eq!(error.status().as_u16(), status, "{error:?}");
-            assert_eq!(error.code(), code, "{error:?}");
-        }
+        self.render(Dialect::OpenAi, None)
     }
 }
 
@@ -430,29 +316,4 @@ impl From<vocalis_inference::pool::PoolError> for ApiError {
 }
 
 #[cfg(test)]
-mod receive_error_tests {
-    use super::SessionClose;
-
-    #[test]
-    fn receive_errors_map_to_close_codes() {
-        let capacity =
-            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-                size: 2,
-                max_size: 1,
-            });
-        let too_big = SessionClose::from_receive_error(axum::Error::new(capacity));
-        assert_eq!(too_big, Some(SessionClose::TooBig));
-        let utf8 = tungstenite::Error::Utf8("invalid".into());
-        let invalid = SessionClose::from_receive_error(axum::Error::new(utf8)).unwrap();
-        assert_eq!(
-            (invalid.close_code(), invalid.reason()),
-            (1007, "INVALID_UTF8")
-        );
-        assert_eq!(invalid.deepgram_reason(), "DATA-0002");
-        let gone = tungstenite::Error::ConnectionClosed;
-        assert_eq!(
-            SessionClose::from_receive_error(axum::Error::new(gone)),
-            None
-        );
-    }
-}
+mod tests;
