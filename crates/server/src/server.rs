@@ -19,7 +19,7 @@ use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::{ConfigError, ServerConfig};
 use crate::engine::{EngineError, Engines};
 use crate::metrics::Metrics;
-use crate::store::{SharedStorage, Storage, Store, StoreError};
+use crate::store::{SharedStorage, Storage, StoreError};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -28,7 +28,7 @@ pub struct AppState {
     pub started: Instant,
     /// The validated configuration.
     pub config: Arc<ServerConfig>,
-    /// Tenants, keys and the usage ledger (SQLite today, behind the trait).
+    /// Tenants, keys and the usage ledger (SQLite or PostgreSQL, behind the trait).
     pub store: SharedStorage,
     /// Usage writes with retries and the ledger's health (billing's view).
     pub ledger: crate::billing::Ledger,
@@ -118,8 +118,18 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         self.config.validate()?;
-        let store: SharedStorage = Arc::new(Store::open(&self.config.data_dir)?);
-        bootstrap_dev_key(store.as_ref(), &self.config.data_dir, addr)?;
+        // Opening connects and migrates (PostgreSQL: over the network), and
+        // the store's calls block: off the async workers.
+        let database_url = self.config.database_url.clone();
+        let data_dir = self.config.data_dir.clone();
+        let store: SharedStorage = tokio::task::spawn_blocking(move || {
+            let store: SharedStorage = crate::store::open(database_url.as_deref(), &data_dir)?;
+            bootstrap_dev_key(store.as_ref(), &data_dir, addr)?;
+            Ok::<_, StartError>(store)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        tracing::info!(backend = store.backend(), "storage ready");
         let jwt = JwtVerifier::from_config(&self.config.jwt).map_err(|e| ConfigError::Invalid {
             field: "jwt",
             reason: e.to_string(),

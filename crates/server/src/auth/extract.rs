@@ -52,6 +52,12 @@ pub async fn authenticate(
                 credential,
             }),
             (Ok(_), None) => Err(ApiError::Unauthorized(AuthError::Missing.to_string())),
+            (Err(AuthError::Store(e)), _) if e.is_unavailable() => {
+                Err(ApiError::LedgerUnavailable(format!(
+                    "the database cannot be reached, so no billable work is accepted; \
+                     retry shortly ({e})"
+                )))
+            }
             (Err(AuthError::Store(e)), _) => Err(ApiError::Internal(e.to_string())),
             (Err(e), _) => Err(ApiError::Unauthorized(e.to_string())),
         }

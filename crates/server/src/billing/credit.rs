@@ -31,7 +31,13 @@ pub async fn admit(ledger: &Ledger, principal: &Principal) -> Result<Admission, 
     let found = tokio::task::spawn_blocking(move || store.tenant(&tenant))
         .await
         .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
-        .map_err(|e| ApiError::Internal(format!("cannot read the tenant: {e}")))?;
+        .map_err(|e| match e.is_unavailable() {
+            true => ApiError::LedgerUnavailable(format!(
+                "the database cannot be reached, so no billable work is accepted; \
+                 retry shortly ({e})"
+            )),
+            false => ApiError::Internal(format!("cannot read the tenant: {e}")),
+        })?;
     let credit_micros = found.and_then(|t| t.credit_micros);
     check(credit_micros)?;
     Ok(Admission { credit_micros })

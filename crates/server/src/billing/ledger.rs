@@ -63,7 +63,11 @@ impl std::fmt::Debug for Ledger {
 fn retryable(error: &StoreError) -> bool {
     matches!(
         error,
-        StoreError::Sqlite(_) | StoreError::Task(_) | StoreError::Open { .. }
+        StoreError::Sqlite(_)
+            | StoreError::Task(_)
+            | StoreError::Open { .. }
+            | StoreError::Postgres(_)
+            | StoreError::Unavailable(_)
     )
 }
 

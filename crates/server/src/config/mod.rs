@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub models_dir: PathBuf,
     /// Directory for durable state: tenants, keys, the usage ledger.
     pub data_dir: PathBuf,
+    /// A shared PostgreSQL database (`postgres://user:password@host/db`) for
+    /// tenants, keys and the usage ledger, so several replicas serve one
+    /// fleet; unset: SQLite in `data_dir` (see `docs/scaling.md`).
+    pub database_url: Option<String>,
     /// Largest accepted HTTP request body.
     pub max_body_bytes: usize,
     /// How long shutdown waits for open sessions before it drops them.
@@ -97,6 +101,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             models_dir: default_cache_dir().join("models"),
             data_dir: default_data_dir(),
+            database_url: None,
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_ms: 10_000,
             jwt: JwtConfig::default(),
@@ -245,6 +250,14 @@ impl ServerConfig {
                 field: "models_dir",
                 reason: "must not be empty".into(),
             });
+        }
+        if let Some(url) = &self.database_url {
+            if !crate::store::backend::is_postgres_url(url.trim()) {
+                return Err(ConfigError::Invalid {
+                    field: "database_url",
+                    reason: "must be a postgres:// or postgresql:// URL".into(),
+                });
+            }
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {

@@ -1,4 +1,8 @@
-//! Health: `GET /healthz` for load balancers, and `/ws/health`, which as a
+//! Health: `GET /healthz` (liveness: the process serves requests, whatever
+//! the database does), `GET /readyz` (readiness: 200 while the models are
+//! loaded, the database answers and the server is not draining; 503
+//! otherwise, so a load balancer sends no new work to this replica), and
+//! `/ws/health`, which as a
 //! plain GET answers the full health JSON (200, or 503 when degraded) and as
 //! a WebSocket pushes it on connect, every `health_interval_ms`, and on
 //! `{"type":"ping"}`; like every WebSocket route it also sends a Ping frame
@@ -37,7 +41,8 @@ pub struct HealthReport {
     /// Always `health`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// `ok`, or `degraded` when a worker queue is full.
+    /// `ok`, or `degraded` when a worker queue is full or the database
+    /// does not answer.
     pub status: &'static str,
     /// Seconds since start.
     pub uptime_s: f64,
@@ -49,7 +54,36 @@ pub struct HealthReport {
     pub sessions: SessionsReport,
     /// Worker load, both pools together.
     pub workers: WorkersReport,
+    /// The database holding tenants, keys and usage.
+    pub database: DatabaseReport,
 }
+
+/// The database as this replica sees it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DatabaseReport {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Whether it answered a query just now.
+    pub ok: bool,
+    /// Whether usage writes succeed (billable work is refused while not).
+    pub ledger_writable: bool,
+}
+
+/// The body of `GET /readyz`.
+#[derive(Debug, Serialize)]
+pub struct ReadyBody {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// Models are loaded (always true once the server listens).
+    pub models: bool,
+    /// The server is draining for shutdown.
+    pub draining: bool,
+    /// The database.
+    pub database: DatabaseReport,
+}
+
+/// Longest wait for the database's answer to a health query.
+const DATABASE_PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Models loaded, by kind.
 #[derive(Debug, Serialize)]
@@ -85,6 +119,7 @@ pub struct WorkersReport {
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/ws/health", get(ws_health))
 }
 
@@ -96,15 +131,49 @@ async fn healthz(State(state): State<AppState>) -> Json<HealthBody> {
     })
 }
 
-/// The current health of the server.
-pub fn report(state: &AppState) -> HealthReport {
+/// Asks the database a trivial query (on a blocking thread, bounded by
+/// [`DATABASE_PING_TIMEOUT`]).
+pub async fn database(state: &AppState) -> DatabaseReport {
+    let store = state.store.clone();
+    let ping = tokio::task::spawn_blocking(move || store.ping());
+    let ok = matches!(
+        tokio::time::timeout(DATABASE_PING_TIMEOUT, ping).await,
+        Ok(Ok(Ok(())))
+    );
+    DatabaseReport {
+        backend: state.store.backend(),
+        ok,
+        ledger_writable: state.ledger.is_writable(),
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = database(&state).await;
+    let draining = state.shutdown.is_cancelled();
+    let ready = database.ok && !draining;
+    let body = ReadyBody {
+        status: if ready { "ready" } else { "not_ready" },
+        models: true,
+        draining,
+        database,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The current health of the server, with the database as `database` found it.
+pub fn report(state: &AppState, database: DatabaseReport) -> HealthReport {
     let (stt, tts) = state.engines.stats();
     let full =
         |s: &vocalis_inference::pool::PoolStats| s.queue_depth > 0 && s.queued >= s.queue_depth;
     let metrics = &state.metrics;
     HealthReport {
         kind: "health",
-        status: if full(&stt) || full(&tts) {
+        status: if full(&stt) || full(&tts) || !database.ok {
             "degraded"
         } else {
             "ok"
@@ -127,6 +196,7 @@ pub fn report(state: &AppState) -> HealthReport {
             total: stt.workers + tts.workers,
             queued: stt.queued + tts.queued,
         },
+        database,
     }
 }
 
@@ -158,7 +228,7 @@ async fn ws_health(
                 .on_upgrade(move |socket| push_health(socket, state))
         }
         Err(_) => {
-            let report = report(&state);
+            let report = report(&state, database(&state).await);
             let status = if report.status == "ok" {
                 StatusCode::OK
             } else {
@@ -200,7 +270,8 @@ async fn push_health(mut socket: WebSocket, state: AppState) {
                 Some(Ok(_)) => continue,
             },
         }
-        let Ok(text) = serde_json::to_string(&report(&state)) else {
+        let report = report(&state, database(&state).await);
+        let Ok(text) = serde_json::to_string(&report) else {
             return;
         };
         if socket.send(Message::Text(text.into())).await.is_err() {

@@ -55,8 +55,22 @@ fn random_chars(len: usize) -> String {
     out
 }
 
-fn sha256(key: &str) -> [u8; 32] {
+pub(crate) fn sha256(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
+}
+
+/// A fresh random key (both backends store its [`sha256`] under its prefix).
+pub(crate) fn generate() -> NewApiKey {
+    let prefix = format!("{KEY_SCHEME}{}", random_chars(ID_LEN));
+    let secret = format!("{prefix}{}", random_chars(SECRET_LEN));
+    NewApiKey { secret, prefix }
+}
+
+/// Whether a presented key matches the stored hash and is not revoked
+/// (constant-time comparison).
+pub(crate) fn accepts(key: &str, stored: &[u8], revoked_at: Option<i64>) -> bool {
+    let matches: bool = sha256(key).as_slice().ct_eq(stored).into();
+    matches && revoked_at.is_none()
 }
 
 /// The prefix of a well-formed key, or `None` when it cannot be one of ours.
@@ -74,8 +88,7 @@ impl Store {
         if self.tenant(tenant)?.is_none() {
             return Err(StoreError::UnknownTenant(tenant.to_owned()));
         }
-        let prefix = format!("{KEY_SCHEME}{}", random_chars(ID_LEN));
-        let secret = format!("{prefix}{}", random_chars(SECRET_LEN));
+        let NewApiKey { secret, prefix } = generate();
         self.conn().execute(
             "INSERT INTO api_keys (prefix, tenant, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![prefix, tenant, sha256(&secret).as_slice(), now_unix()],
@@ -101,8 +114,7 @@ impl Store {
         let Some((tenant, stored, revoked_at)) = row else {
             return Ok(None);
         };
-        let matches: bool = sha256(key).as_slice().ct_eq(stored.as_slice()).into();
-        if matches && revoked_at.is_none() {
+        if accepts(key, &stored, revoked_at) {
             Ok(Some((tenant, prefix.to_owned())))
         } else {
             Ok(None)

@@ -1,13 +1,15 @@
-//! Durable state in one SQLite database under the data dir: tenants, API
-//! keys (hashed) and the usage ledger.
+//! Durable state: tenants, API keys (hashed) and the usage ledger, in one
+//! SQLite database under the data dir (the default, one box) or in a shared
+//! PostgreSQL database (`database_url = "postgres://…"`, any number of
+//! replicas).
 //!
 //! The server reaches it only through the [`Storage`] trait (what a request
-//! needs: tenants, keys, usage), so another backend (PostgreSQL) can follow
-//! without touching the routes; [`Store`] is the SQLite implementation, and
-//! the administration commands (`vocalis keys`) use it directly.
+//! needs: tenants, keys, usage); [`Admin`] adds what `vocalis keys` needs.
+//! [`Store`] is the SQLite implementation, [`postgres::PgStore`] the
+//! PostgreSQL one, and [`open`] picks one from the configuration.
 //!
-//! The store is synchronous (rusqlite); async code calls it through
-//! `spawn_blocking`. Every write is a single statement or a transaction, with
+//! Both are synchronous (rusqlite; the `postgres` driver with an r2d2 pool);
+//! async code calls them through `spawn_blocking`. In SQLite Every write is a single statement or a transaction, with
 //! WAL journaling and `synchronous=FULL`, so a committed usage record survives
 //! a crash or power loss.
 //!
@@ -18,14 +20,18 @@
 //! proceed together. An in-memory store (tests) has a single connection.
 //!
 //! # Layout
-//! - [`schema`]: table definitions and migrations.
+//! - [`backend`]: [`open`] (SQLite or PostgreSQL from the configuration), [`Admin`].
+//! - [`postgres`]: the PostgreSQL backend (pool, migrations, queries).
+//! - [`schema`]: SQLite table definitions and migrations.
 //! - [`tenants`]: tenants and their credit balances.
 //! - [`keys`]: API key generation, hashing and constant-time checks.
 //! - [`ledger`]: usage records, exactly one per accepted session or request.
 //! - [`report`]: pages and totals of the ledger for `/v1/usage`; the probe write.
 
+pub mod backend;
 pub mod keys;
 pub mod ledger;
+pub mod postgres;
 pub mod report;
 pub mod schema;
 pub mod tenants;
@@ -72,6 +78,40 @@ pub enum StoreError {
     /// A price is negative or not a number.
     #[error("{0} is not a price (must be a finite number >= 0)")]
     InvalidPrice(f64),
+    /// A PostgreSQL query failed (or its connection broke).
+    #[error("database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// No database connection could be had in time (the database is down
+    /// or unreachable); the pool keeps reconnecting in the background.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database was migrated by a newer Vocalis than this binary.
+    #[error(
+        "the database schema is version {found}, newer than this binary knows ({known}); \
+         run a newer vocalis"
+    )]
+    SchemaTooNew {
+        /// The database's schema version.
+        found: i64,
+        /// The newest version this binary knows.
+        known: i64,
+    },
+    /// `database_url` is not a PostgreSQL connection string.
+    #[error("invalid database_url: {0}")]
+    InvalidUrl(String),
+}
+
+impl StoreError {
+    /// Whether the database itself could not be reached or answered with a
+    /// connection-level failure (down, restarting, unreachable): the caller
+    /// should be told 503 and retry, not 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Postgres(error) => postgres::is_connection_error(error),
+            _ => false,
+        }
+    }
 }
 
 /// What the server needs from durable storage. Every method blocks: call it
@@ -108,7 +148,18 @@ pub trait Storage: Send + Sync + 'static {
     fn usage_page(&self, query: &report::UsageQuery) -> Result<report::UsagePage, StoreError>;
     /// A small write that proves the ledger can be written again.
     fn probe_write(&self) -> Result<(), StoreError>;
+    /// Whether the database answers a trivial query now (readiness). The
+    /// default reads a tenant; backends answer `SELECT 1`.
+    fn ping(&self) -> Result<(), StoreError> {
+        self.tenant("").map(drop)
+    }
+    /// The backend's name for health reports: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str {
+        "custom"
+    }
 }
+
+pub use backend::{open, Admin, SharedAdmin};
 
 /// Storage shared by every handler.
 pub type SharedStorage = Arc<dyn Storage>;
@@ -159,6 +210,15 @@ impl Storage for Store {
 
     fn probe_write(&self) -> Result<(), StoreError> {
         Store::probe_write(self)
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.read_conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
     }
 }
 

@@ -1,8 +1,11 @@
-//! Table definitions. Migrations are numbered and applied in order; the
-//! applied version lives in SQLite's `user_version`. A migration is never
+//! SQLite table definitions. Migrations are numbered and applied in order
+//! at start-up; the applied version lives in SQLite's `user_version`, and a
+//! database newer than the binary is refused. A migration is never
 //! edited once released: changes are new entries at the end.
 
 use rusqlite::Connection;
+
+use super::StoreError;
 
 const MIGRATIONS: &[&str] = &[
     // 1: tenants, keys, the usage ledger.
@@ -55,9 +58,22 @@ CREATE TABLE ledger_probe (
 "#,
 ];
 
-/// Applies every migration newer than the database's `user_version`.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+/// The newest schema version this binary knows.
+pub fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Applies every migration newer than the database's `user_version`;
+/// refuses a database migrated by a newer binary
+/// ([`StoreError::SchemaTooNew`]).
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let applied: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if applied as i64 > known_version() {
+        return Err(StoreError::SchemaTooNew {
+            found: applied as i64,
+            known: known_version(),
+        });
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         conn.execute_batch(&format!(
             "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
@@ -98,5 +114,19 @@ mod tests {
             .unwrap();
         assert_eq!((credit, price), (5, None));
         migrate(&conn).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_a_newer_binary_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let newer = MIGRATIONS.len() + 1;
+        conn.pragma_update(None, "user_version", newer).unwrap();
+        match migrate(&conn) {
+            Err(StoreError::SchemaTooNew { found, known }) => {
+                assert_eq!((found, known), (newer as i64, MIGRATIONS.len() as i64));
+            }
+            other => panic!("expected SchemaTooNew, got {other:?}"),
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! `vocalis keys create|list|revoke`: manage tenants' API keys in the data
-//! dir. A running server sees changes at once (it reads the database on every
-//! authentication).
+//! dir's SQLite database, or in the shared PostgreSQL database named by
+//! `--database-url` / `VOCALIS_DATABASE_URL`. A running server (every
+//! replica) sees changes at once: it reads the database on every
+//! authentication.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use vocalis_server::store::tenants::{dollars_to_micros, micros_to_dollars, PriceOverride};
-use vocalis_server::store::Store;
 
 /// Flags shared by the key subcommands.
 #[derive(Debug, clap::Args)]
@@ -14,6 +15,14 @@ pub struct KeysArgs {
     /// Directory for tenants, keys and the usage ledger.
     #[arg(long, env = "VOCALIS_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Shared PostgreSQL database (`postgres://…`) instead of the data dir.
+    #[arg(
+        long,
+        env = "VOCALIS_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: KeysCommand,
 }
@@ -54,7 +63,8 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
     let data_dir = args
         .data_dir
         .unwrap_or_else(vocalis_server::config::default_data_dir);
-    let store = Store::open(&data_dir).context("cannot open the data dir")?;
+    let store = vocalis_server::store::open(args.database_url.as_deref(), &data_dir)
+        .context("cannot open the database")?;
     match args.command {
         KeysCommand::Create {
             tenant,

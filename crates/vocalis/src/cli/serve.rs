@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// Directory for tenants, keys and the usage ledger.
     #[arg(long, env = "VOCALIS_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Shared PostgreSQL database (`postgres://user:password@host/db`) for
+    /// tenants, keys and usage, instead of SQLite in the data dir.
+    #[arg(long, env = "VOCALIS_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Largest accepted HTTP request body, in bytes.
     #[arg(long, env = "VOCALIS_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
@@ -86,6 +90,9 @@ impl ServeArgs {
         set(&mut config.listen, self.listen);
         set(&mut config.models_dir, self.models_dir);
         set(&mut config.data_dir, self.data_dir);
+        if self.database_url.is_some() {
+            config.database_url = self.database_url;
+        }
         set(&mut config.max_body_bytes, self.max_body_bytes);
         set(&mut config.stt_model, self.stt_model);
         set(&mut config.stt_weights, self.stt_weights);
