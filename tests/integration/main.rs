@@ -29,6 +29,8 @@
 //! - [`shutdown`]: SIGTERM drains sessions; `kill -9` keeps billed sessions.
 //! - [`hostile_live`]: huge prompts on every prompt route, a two-minute frame on `/ws/stt`.
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
+//! - [`pg_cluster`]: a private PostgreSQL cluster for tests (shared per binary).
+//! - [`postgres`]: the storage contract, the same tests on SQLite and PostgreSQL.
 
 mod auth;
 mod bad_files;
@@ -43,6 +45,8 @@ mod limits;
 mod listen_ws;
 mod loadgen;
 mod long_audio;
+mod pg_cluster;
+mod postgres;
 mod rest_email;
 mod rest_speech;
 mod rest_transcriptions;
