@@ -15,6 +15,7 @@
 //! - [`error`]: the one mapping from errors to HTTP status codes and JSON bodies.
 //! - [`fault`]: panics kept to their own session or request; the test-only fault-injection hook.
 //! - [`metrics`]: Prometheus counters, gauges and histograms.
+//! - [`playground`]: the web page at `/` (embedded assets, strict CSP).
 //! - [`routes`]: the HTTP and WebSocket handlers, one module per API surface.
 //! - [`session`]: protocol-independent live-session parts (audio input, streaming STT).
 //! - [`server`]: binding, the router, and graceful shutdown.
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod metrics;
+pub mod playground;
 pub mod routes;
 pub mod server;
 pub mod session;

@@ -9,6 +9,7 @@ pub(crate) mod rest;
 pub mod speech;
 pub mod transcriptions;
 pub mod usage;
+pub mod voices;
 pub mod ws_stt;
 pub mod ws_tts;
 
@@ -30,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ws_stt::routes())
         .merge(listen_ws::routes())
         .merge(ws_tts::routes())
+        .merge(voices::routes())
+        .merge(crate::playground::routes())
         .fallback(not_found);
     let router = if crate::fault::enabled() {
         router.layer(axum::middleware::from_fn(crate::fault::http_fault))
