@@ -8,7 +8,7 @@ VOCALIS      := target/release/vocalis
 RUN_MODELS   := tiny.en en_US-joe-medium silero-vad onnxruntime
 # Tests also check the multilingual model. Whisper models are pulled with
 # their q8_0 variant (the server's default weights).
-TEST_MODELS  := $(RUN_MODELS) base
+TEST_MODELS  := $(RUN_MODELS) base resemblyzer
 
 .PHONY: run test setup build models-run models-test lint fmt bench bench-peers fuzz-check fuzz-smoke
 
@@ -18,6 +18,7 @@ run: models-run
 test: models-test lint fuzz-check
 	$(CARGO) test --workspace --release --locked --no-fail-fast
 	bash scripts/client-tests.sh
+	bash scripts/browser-tests.sh
 
 setup:
 	@bash scripts/setup.sh
