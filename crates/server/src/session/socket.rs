@@ -18,6 +18,20 @@ use tokio::time::{Interval, MissedTickBehavior};
 /// cost 128 KiB of resident memory; larger frames still grow it as needed.
 pub const READ_BUFFER_BYTES: usize = 8 * 1024;
 
+/// Applies the server's frame limit and read buffer to an upgrade: a
+/// message over `max_frame_bytes` is refused from its frame header, before
+/// its payload is buffered, and answered with close 1009.
+pub fn limit_upgrade(
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+    config: &crate::config::ServerConfig,
+) -> axum::extract::ws::WebSocketUpgrade {
+    let limit = config.max_frame_bytes;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER_BYTES)
+}
+
 /// The ping timer of one connection: first tick one interval after it opens.
 pub fn ping_timer(interval_ms: u64) -> Interval {
     let period = Duration::from_millis(interval_ms.clamp(1, crate::config::MAX_DURATION_MS));

@@ -242,6 +242,11 @@ impl SttStream {
         self.core().recognizer.has_pending_work()
     }
 
+    /// Whether a decode is running on the pool.
+    pub fn is_decoding(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
     /// Whether a refused final is waiting for a worker.
     pub fn is_waiting_for_worker(&self) -> bool {
         self.busy_since.is_some()

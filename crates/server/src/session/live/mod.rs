@@ -1,0 +1,480 @@
+//! One live speech-to-text session, whatever its wire dialect.
+//!
+//! The core owns what every live STT route shares: the recognisers (one per
+//! channel), the usage [`Meter`] (checkpoints, exactly one record on every
+//! way out), the idle deadline, keep-alive pings, back-pressure (a frame is
+//! fully pushed before the next is read) and shutdown. It runs one `select!`
+//! over the socket, the channels' background decodes, the dialect's own
+//! background work (e.g. speech synthesis sent back on the socket), the idle
+//! timer, the ping timer and the shutdown token, and contains a panic to
+//! the session (1011, usage committed).
+//!
+//! A [`Dialect`] only translates: client frames into calls on the [`Core`]
+//! (open channels, push audio, finalize, stop) and engine events into
+//! frames; at the end it says goodbye in its own words and picks the close.
+//! The 60db, Deepgram and telephony routes are such adapters.
+//!
+//! # Layout
+//! - [`recognize`]: the recogniser trait and its Whisper-pool implementation.
+//! - [`transport`]: the socket trait (axum's WebSocket; a fake in tests).
+
+mod recognize;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes};
+use futures_util::future::select_all;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use vocalis_inference::streaming::StreamEvent;
+
+use crate::billing::{Committed, Meter};
+use crate::error::SessionClose;
+use crate::metrics::Metrics;
+use crate::session::stt_stream::SttStreamError;
+use crate::store::ledger::Outcome;
+
+pub use recognize::{PoolStream, Recognize};
+pub use transport::Transport;
+
+/// How a live session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The client asked to stop (60db `stop`, Deepgram `CloseStream`,
+    /// Twilio `stop`…): finals are flushed, outcome ok.
+    Stopped,
+    /// The client closed or vanished: nothing more is sent.
+    ClientGone,
+    /// The server ends it for this reason.
+    Closed(SessionClose),
+}
+
+impl End {
+    /// Whether pending audio is flushed into finals before the session ends.
+    pub fn flushes(&self) -> bool {
+        matches!(
+            self,
+            Self::Stopped
+                | Self::Closed(
+                    SessionClose::ShuttingDown
+                        | SessionClose::IdleTimeout
+                        | SessionClose::InsufficientCredits
+                )
+        )
+    }
+
+    /// The ledger outcome and error code.
+    pub fn outcome(&self) -> (Outcome, Option<&'static str>) {
+        match self {
+            Self::Stopped => (Outcome::Ok, None),
+            Self::ClientGone => (Outcome::Cancelled, None),
+            Self::Closed(reason) => (reason.outcome(), Some(reason.code())),
+        }
+    }
+}
+
+impl From<SttStreamError> for End {
+    fn from(error: SttStreamError) -> Self {
+        Self::Closed(error.close_reason())
+    }
+}
+
+/// One client data frame (control frames are the core's business).
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A text frame.
+    Text(Utf8Bytes),
+    /// A binary frame.
+    Binary(Bytes),
+}
+
+/// Frames to send, in order.
+pub type Outbox = Vec<Message>;
+
+/// The limits a session runs under (from the server configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A session with no audio or keep-alive for this long ends (1011).
+    pub idle_timeout_ms: u64,
+    /// Ping frames this often.
+    pub ping_interval_ms: u64,
+    /// A larger data frame ends the session (1009).
+    pub max_frame_bytes: usize,
+}
+
+impl Limits {
+    /// The configured limits.
+    pub fn from_config(config: &crate::config::ServerConfig) -> Self {
+        Self {
+            idle_timeout_ms: config.idle_timeout_ms,
+            ping_interval_ms: config.ping_interval_ms,
+            max_frame_bytes: config.max_frame_bytes,
+        }
+    }
+}
+
+/// A wire dialect: translation between frames and the core, nothing more.
+pub trait Dialect<R: Recognize>: Send {
+    /// Handles one client frame; `Err` ends the session (frames already in
+    /// `out` and events already produced are still sent first).
+    fn on_frame(
+        &mut self,
+        core: &mut Core<R>,
+        frame: Frame,
+        out: &mut Outbox,
+    ) -> impl Future<Output = Result<(), End>> + Send;
+
+    /// Turns events of `channel` (of `channels`) into frames.
+    fn on_events(
+        &mut self,
+        channel: usize,
+        channels: usize,
+        events: Vec<StreamEvent>,
+        out: &mut Outbox,
+    );
+
+    /// The dialect's own background work (e.g. synthesis to send back):
+    /// resolves with frames to send; pending forever when there is none.
+    /// Must be cancel-safe.
+    fn background(&mut self) -> impl Future<Output = Outbox> + Send {
+        std::future::pending()
+    }
+
+    /// Called once at the end, before usage is committed (e.g. to commit a
+    /// record of its own or stop background work).
+    fn closing(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// The last frames after usage is committed (`committed` is `None` when
+    /// the record could not be written), and the close frame to send
+    /// (`None`: just drop the connection). Not called when the client is gone.
+    fn farewell(
+        &mut self,
+        end: &End,
+        committed: Option<&Committed>,
+        out: &mut Outbox,
+    ) -> Option<(u16, String)>;
+}
+
+/// The dialect-free state of one live session.
+pub struct Core<R> {
+    channels: Vec<R>,
+    meter: Option<Meter>,
+    limits: Limits,
+    idle_deadline: Instant,
+    events: Vec<(usize, StreamEvent)>,
+    metrics: Arc<Metrics>,
+    replay: std::collections::VecDeque<Frame>,
+}
+
+impl<R> std::fmt::Debug for Core<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("channels", &self.channels.len())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Step {
+    Replay(Frame),
+    Incoming(Option<Result<Message, axum::Error>>),
+    Decoded(usize, Result<Vec<StreamEvent>, SttStreamError>),
+    Background(Outbox),
+    Ping,
+    End(End),
+}
+
+impl<R: Recognize> Core<R> {
+    /// A session metered by `meter`, with no channel open yet.
+    pub fn new(meter: Meter, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Self {
+            channels: Vec::new(),
+            meter: Some(meter),
+            limits,
+            idle_deadline: deadline(limits.idle_timeout_ms),
+            events: Vec::new(),
+            metrics,
+            replay: Default::default(),
+        }
+    }
+
+    /// Opens channels (appended after those already open).
+    pub fn open(&mut self, channels: impl IntoIterator<Item = R>) {
+        self.channels.extend(channels);
+    }
+
+    /// Hands `frame` to the dialect first, before anything is read from
+    /// the socket (a frame a route already read, e.g. while authenticating).
+    pub fn replay(&mut self, frame: Frame) {
+        self.replay.push_back(frame);
+    }
+
+    /// Channels open.
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Whether any channel is open.
+    pub fn is_open(&self) -> bool {
+        !self.channels.is_empty()
+    }
+
+    /// The client is active: the idle deadline moves on.
+    pub fn touch(&mut self) {
+        self.idle_deadline = deadline(self.limits.idle_timeout_ms);
+    }
+
+    /// The session's meter (e.g. to limit it to the tenant's credit).
+    pub fn meter(&mut self) -> Option<&mut Meter> {
+        self.meter.as_mut()
+    }
+
+    /// Pushes wire audio to `channel` (ignored when it is not open); its
+    /// events are sent after the current frame. Bills it and writes a
+    /// checkpoint when one is due.
+    pub async fn push(&mut self, channel: usize, bytes: &[u8]) -> Result<(), End> {
+        let Some(stream) = self.channels.get_mut(channel) else {
+            return Ok(());
+        };
+        let events = stream.push(bytes).await?;
+        self.events.extend(events.into_iter().map(|e| (channel, e)));
+        // Time spent pacing or running queued finals is not client idleness.
+        self.touch();
+        let billed = self.billed_seconds();
+        if let Some(meter) = self.meter.as_mut() {
+            meter.set_audio_seconds(billed);
+            meter.checkpoint().await.map_err(End::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the current utterance of `channel` (every channel for `None`).
+    pub fn finalize(&mut self, channel: Option<usize>) {
+        for (index, stream) in self.channels.iter_mut().enumerate() {
+            if channel.is_none_or(|c| c == index) {
+                stream.finalize();
+            }
+        }
+    }
+
+    /// Sets the decode language of every channel.
+    pub fn set_language(&mut self, language: Option<String>) {
+        for stream in &mut self.channels {
+            stream.set_language(language.clone());
+        }
+    }
+
+    /// Seconds of audio `channel` has consumed.
+    pub fn position(&self, channel: usize) -> f64 {
+        self.channels.get(channel).map_or(0.0, R::position)
+    }
+
+    /// Billed audio: every channel is transcribed, so each counts.
+    pub fn billed_seconds(&self) -> f64 {
+        self.channels.iter().map(R::seconds_received).sum()
+    }
+
+    /// Runs the session to its end over `transport`; returns how it ended.
+    pub async fn run<D: Dialect<R>, T: Transport>(
+        mut self,
+        dialect: &mut D,
+        transport: &mut T,
+        shutdown: &CancellationToken,
+    ) -> End {
+        // A panic in the loop ends this session only: 1011, usage committed.
+        let end = crate::fault::contain(self.serve(dialect, transport, shutdown))
+            .await
+            .unwrap_or(End::Closed(SessionClose::Internal));
+        self.end(dialect, transport, end.clone()).await;
+        end
+    }
+
+    async fn serve<D: Dialect<R>, T: Transport>(
+        &mut self,
+        dialect: &mut D,
+        transport: &mut T,
+        shutdown: &CancellationToken,
+    ) -> End {
+        let mut ping = crate::session::socket::ping_timer(self.limits.ping_interval_ms);
+        let mut out = Outbox::new();
+        loop {
+            let step = if let Some(frame) = self.replay.pop_front() {
+                Step::Replay(frame)
+            } else {
+                let idle = tokio::time::sleep_until(self.idle_deadline);
+                let channels = &mut self.channels;
+                let decoded = async move {
+                    if channels.is_empty() {
+                        return std::future::pending().await;
+                    }
+                    let futures = channels.iter_mut().enumerate().map(|(index, stream)| {
+                        Box::pin(async move { (index, stream.decoded().await) })
+                    });
+                    select_all(futures).await.0
+                };
+                tokio::select! {
+                    incoming = transport.recv() => Step::Incoming(incoming),
+                    (index, result) = decoded => Step::Decoded(index, result),
+                    frames = dialect.background() => Step::Background(frames),
+                    () = idle => Step::End(End::Closed(SessionClose::IdleTimeout)),
+                    _ = ping.tick() => Step::Ping,
+                    () = shutdown.cancelled() => Step::End(End::Closed(SessionClose::ShuttingDown)),
+                }
+            };
+            let result = match step {
+                Step::End(end) => return end,
+                Step::Replay(frame) => dialect.on_frame(self, frame, &mut out).await,
+                Step::Ping => {
+                    if !transport.send(crate::session::socket::ping()).await {
+                        return End::ClientGone;
+                    }
+                    continue;
+                }
+                Step::Background(frames) => {
+                    out.extend(frames);
+                    Ok(())
+                }
+                Step::Decoded(index, result) => match result {
+                    Ok(events) => {
+                        self.events.extend(events.into_iter().map(|e| (index, e)));
+                        Ok(())
+                    }
+                    Err(error) => Err(End::from(error)),
+                },
+                Step::Incoming(None) => return End::ClientGone,
+                Step::Incoming(Some(Err(error))) => {
+                    // A message over the limit (1009) or a text frame that
+                    // is not UTF-8 (1007) is answered with a close; anything
+                    // else means the connection is gone.
+                    tracing::debug!(%error, "receive failed");
+                    return SessionClose::from_receive_error(error)
+                        .map_or(End::ClientGone, End::Closed);
+                }
+                Step::Incoming(Some(Ok(message))) => {
+                    let frame = match message {
+                        Message::Text(text) => {
+                            crate::fault::on_client_text(&text);
+                            Frame::Text(text)
+                        }
+                        Message::Binary(bytes) => Frame::Binary(bytes),
+                        Message::Close(_) => return End::ClientGone,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                    };
+                    let size = match &frame {
+                        Frame::Text(text) => text.len(),
+                        Frame::Binary(bytes) => bytes.len(),
+                    };
+                    if size > self.limits.max_frame_bytes {
+                        return End::Closed(SessionClose::TooBig);
+                    }
+                    dialect.on_frame(self, frame, &mut out).await
+                }
+            };
+            self.convert_events(dialect, &mut out);
+            if !send_all(transport, &mut out).await {
+                return End::ClientGone;
+            }
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    fn convert_events<D: Dialect<R>>(&mut self, dialect: &mut D, out: &mut Outbox) {
+        let channels = self.channels.len().max(1);
+        for (channel, event) in std::mem::take(&mut self.events) {
+            dialect.on_events(channel, channels, vec![event], out);
+        }
+    }
+
+    /// Flushes finals (when the way out calls for it), commits usage, lets
+    /// the dialect say goodbye and closes.
+    async fn end<D: Dialect<R>, T: Transport>(
+        mut self,
+        dialect: &mut D,
+        transport: &mut T,
+        end: End,
+    ) {
+        let client_present = !matches!(end, End::ClientGone);
+        let mut out = Outbox::new();
+        if end.flushes() {
+            let channels = self.channels.len();
+            for index in 0..channels {
+                let events = self.channels[index].finish().await;
+                if client_present {
+                    dialect.on_events(index, channels, events, &mut out);
+                }
+            }
+            if client_present {
+                send_all(transport, &mut out).await;
+            }
+        }
+        dialect.closing().await;
+        let billed = self.billed_seconds();
+        let received = self
+            .channels
+            .iter()
+            .map(R::seconds_received)
+            .fold(0.0, f64::max);
+        self.metrics.add_stt_audio(received);
+        let (outcome, code) = end.outcome();
+        let committed = match self.meter.take() {
+            Some(mut meter) => {
+                meter.set_audio_seconds(billed);
+                match meter.commit(outcome, code).await {
+                    Ok(committed) => Some(committed),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot record usage");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        tracing::info!(
+            outcome = outcome.as_str(),
+            seconds = received,
+            "session ended"
+        );
+        if !client_present {
+            return;
+        }
+        let close = dialect.farewell(&end, committed.as_ref(), &mut out);
+        send_all(transport, &mut out).await;
+        if let Some((code, reason)) = close {
+            transport.close(code, &reason).await;
+        }
+    }
+}
+
+/// Sends and empties `out`; false when the client is gone.
+async fn send_all<T: Transport>(transport: &mut T, out: &mut Outbox) -> bool {
+    for message in out.drain(..) {
+        if !transport.send(message).await {
+            return false;
+        }
+    }
+    true
+}
+
+fn deadline(ms: u64) -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_millis(
+        ms.min(crate::config::MAX_DURATION_MS),
+    ))
+    .unwrap_or(now)
+}
+
+/// A JSON text frame.
+pub fn json<T: serde::Serialize>(value: &T) -> Message {
+    Message::Text(serde_json::to_string(value).unwrap_or_default().into())
+}
