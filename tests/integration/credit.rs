@@ -228,10 +228,10 @@ async fn credit_is_enforced_on_every_billable_route() {
     .await;
     assert_code(status, &body, 402, "insufficient_credits");
     let (status, id, body) = post(&server, &broke, LISTEN, "audio/basic", sentence.clone()).await;
-    assert_deepgram(status, &id, &body, 402, "INSUFFICIENT_CREDITS");
+    assert_deepgram(status, &id, &body, 402, "ASR_PAYMENT_REQUIRED");
     let (status, body) = listen_ws_refusal(&server, &broke).await;
     assert_eq!(status, 402, "{body}");
-    assert_eq!(body["err_code"], "INSUFFICIENT_CREDITS", "{body}");
+    assert_eq!(body["err_code"], "ASR_PAYMENT_REQUIRED", "{body}");
     assert!(
         body["request_id"].as_str().is_some_and(|id| !id.is_empty()),
         "{body}"
@@ -338,7 +338,7 @@ async fn credit_is_enforced_on_every_billable_route() {
 
     // Out of credit now: the next request is refused.
     let (status, id, body) = post(&server, &tiny, LISTEN, "audio/basic", sentence).await;
-    assert_deepgram(status, &id, &body, 402, "INSUFFICIENT_CREDITS");
+    assert_deepgram(status, &id, &body, 402, "ASR_PAYMENT_REQUIRED");
 }
 
 /// A tmpfs mounted for one test, unmounted on drop.

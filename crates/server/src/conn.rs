@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
-use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -160,10 +159,8 @@ fn refuse(mut stream: TcpStream, refusals: &Arc<Semaphore>, error: ApiError) {
     };
     tokio::spawn(async move {
         let _permit = permit;
-        let body = serde_json::json!({
-            "error": { "code": error.code(), "message": error.to_string() }
-        })
-        .to_string();
+        // The route is not known yet: the common (OpenAI) body.
+        let body = error.body(crate::error::Dialect::OpenAi, "").to_string();
         let status = error.status();
         let head = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -360,7 +357,7 @@ async fn handle(
                 "the server is at its limit of {} WebSocket sessions; retry shortly",
                 shared.limits.max_sessions
             ))
-            .into_response();
+            .render(crate::error::Dialect::for_path(request.uri().path()), None);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

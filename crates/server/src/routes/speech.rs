@@ -35,6 +35,8 @@ use crate::store::ledger::Outcome;
 use crate::wire::deepgram::new_request_id;
 use crate::wire::openai::SpeechRequest;
 
+mod sse;
+
 /// Model names that mean the served voice.
 const TTS_MODELS: [&str; 5] = [
     "basics-tts",
@@ -70,6 +72,8 @@ struct Plan {
     format: OutputFormat,
     rate: u32,
     speed: f32,
+    /// `stream_format: "sse"`: OpenAI's `speech.audio.delta` events.
+    sse: bool,
 }
 
 /// What the worker sends to the connection.
@@ -134,14 +138,16 @@ async fn prepare(state: &AppState, request: Request) -> Result<Plan, ApiError> {
     })?;
     check_model(state, request.model.as_deref())?;
     check_voice(state, request.voice.as_ref().map(|v| v.name()))?;
-    if let Some(stream_format) = request.stream_format.as_deref() {
-        if !stream_format.eq_ignore_ascii_case("audio") {
+    let sse = match request.stream_format.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(f) if f.eq_ignore_ascii_case("audio") => false,
+        Some(f) if f.eq_ignore_ascii_case("sse") => true,
+        Some(other) => {
             return Err(ApiError::InvalidPayload(format!(
-                "stream_format `{stream_format}` is not supported; audio is always streamed as \
-                 chunked bytes (`audio`)"
-            )));
+                "stream_format `{other}` is not supported; use `audio` (chunked bytes) or `sse`"
+            )))
         }
-    }
+    };
     let (format, default_rate) = output_format(
         request.encoding.as_deref(),
         request.response_format.as_deref(),
@@ -182,6 +188,7 @@ async fn prepare(state: &AppState, request: Request) -> Result<Plan, ApiError> {
         format,
         rate,
         speed,
+        sse,
     })
 }
 
@@ -335,11 +342,12 @@ async fn synthesize(state: &AppState, meter: RequestMeter, plan: Plan) -> Respon
             Chunk::Audio(bytes) => Some((Ok(bytes), (None, rx))),
             // Ends the chunked body with an error, so the client sees a
             // broken transfer rather than a short file.
-            Chunk::Failed(error) => {
-                Some((Err(std::io::Error::other(error.to_string())), (None, rx)))
-            }
+            Chunk::Failed(error) => Some((Err(std::io::Error::other(error)), (None, rx))),
         }
     });
+    if plan.sse {
+        return sse::response(stream, plan.characters);
+    }
     let mut response = Body::from_stream(stream).into_response();
     if let Ok(value) = HeaderValue::from_str(&plan.format.mime_type(plan.rate)) {
         response.headers_mut().insert(CONTENT_TYPE, value);
