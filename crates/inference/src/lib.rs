@@ -3,6 +3,7 @@
 //! TTS side: [`runtime`] (ONNX Runtime bootstrap), [`normalize`] (English text
 //! normalisation), [`phonemize`] (espeak-ng G2P) and [`tts`] (Piper voices).
 
+pub mod diarize;
 pub mod normalize;
 pub mod phonemize;
 pub mod pool;

@@ -24,6 +24,8 @@ pub enum ModelKind {
     Vad,
     /// Runtime library (ONNX Runtime).
     Runtime,
+    /// Speaker encoder for diarization (PyTorch checkpoint read by candle).
+    Speaker,
 }
 
 impl fmt::Display for ModelKind {
@@ -33,6 +35,7 @@ impl fmt::Display for ModelKind {
             Self::Tts => "tts",
             Self::Vad => "vad",
             Self::Runtime => "runtime",
+            Self::Speaker => "speaker",
         })
     }
 }
@@ -312,7 +315,8 @@ mod tests {
                 "base",
                 "en_US-joe-medium",
                 "silero-vad",
-                "onnxruntime"
+                "onnxruntime",
+                "resemblyzer"
             ]
         );
         assert_eq!(
