@@ -9,8 +9,10 @@
 //! # Layout
 //! - [`audio`]: media types and decoding (per channel when asked).
 //! - [`stt`]: model names, languages, running Whisper, Deepgram's answer.
+//! - [`stream`]: `stream=true`, OpenAI's `transcript.text.*` events.
 
 pub(crate) mod audio;
+mod stream;
 pub(crate) mod stt;
 
 use axum::body::{Body, Bytes};
@@ -51,6 +53,8 @@ struct TranscriptionRequest {
     temperature: Option<String>,
     response_format: Option<String>,
     granularities: Vec<String>,
+    /// OpenAI's `stream` (`true`: server-sent events).
+    stream: Option<String>,
 }
 
 async fn transcriptions(
@@ -107,6 +111,7 @@ async fn transcribe(
             ))
         })?,
     };
+    let stream = stream::wanted(request.stream.as_deref(), format)?;
     let mut granularities = Vec::new();
     for name in request.granularities.iter().flat_map(|g| g.split(',')) {
         let name = name.trim();
@@ -134,6 +139,7 @@ async fn transcribe(
     )
     .await?;
     let word_timestamps = match format {
+        _ if stream => false,
         ResponseFormat::Deepgram => true,
         ResponseFormat::VerboseJson => want_words,
         _ => false,
@@ -146,6 +152,9 @@ async fn transcribe(
         .ok_or_else(|| ApiError::Internal("no transcript for the audio".into()))?;
     meter.add_audio_seconds(decoded.duration_s);
     state.metrics.add_stt_audio(decoded.duration_s);
+    if stream {
+        return Ok(stream::response(&transcript));
+    }
     let text = transcript.text();
     Ok(match format {
         ResponseFormat::Deepgram => {
@@ -249,7 +258,8 @@ async fn read_multipart(request: Request) -> Result<TranscriptionRequest, ApiErr
             | "temperature"
             | "response_format"
             | "timestamp_granularities[]"
-            | "timestamp_granularities" => {
+            | "timestamp_granularities"
+            | "stream" => {
                 let value = field.text().await.map_err(bad)?;
                 let slot = match name.as_str() {
                     "model" => &mut out.model,
@@ -257,6 +267,7 @@ async fn read_multipart(request: Request) -> Result<TranscriptionRequest, ApiErr
                     "prompt" => &mut out.prompt,
                     "temperature" => &mut out.temperature,
                     "response_format" => &mut out.response_format,
+                    "stream" => &mut out.stream,
                     _ => {
                         out.granularities.push(value);
                         continue;
@@ -264,7 +275,7 @@ async fn read_multipart(request: Request) -> Result<TranscriptionRequest, ApiErr
                 };
                 *slot = Some(value);
             }
-            // OpenAI fields with nothing to do here (`stream`, `include[]`,
+            // OpenAI fields with nothing to do here (`include[]`,
             // `chunking_strategy`…) are accepted and ignored.
             _ => {}
         }
@@ -297,6 +308,7 @@ fn read_json(bytes: &[u8]) -> Result<TranscriptionRequest, ApiError> {
         temperature: request.temperature.map(|t| t.to_string()),
         response_format: request.response_format,
         granularities: request.timestamp_granularities.unwrap_or_default(),
+        stream: request.stream.map(|s| s.to_string()),
     })
 }
 

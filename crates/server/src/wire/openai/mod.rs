@@ -112,6 +112,9 @@ pub struct JsonTranscriptionRequest {
     /// OpenAI `timestamp_granularities`.
     #[serde(default, alias = "timestamp_granularities[]")]
     pub timestamp_granularities: Option<Vec<String>>,
+    /// OpenAI `stream`: answer with server-sent events.
+    #[serde(default)]
+    pub stream: Option<bool>,
 }
 
 // ---------------------------------------------------------------------------
