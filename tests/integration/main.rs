@@ -31,6 +31,8 @@
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
 //! - [`pg_cluster`]: a private PostgreSQL cluster for tests (shared per binary).
 //! - [`postgres`]: the storage contract, the same tests on SQLite and PostgreSQL.
+//! - [`scale_out`]: two replicas on one PostgreSQL: shared keys, credit and
+//!   usage, concurrent debits, revocation, a PostgreSQL restart mid-session.
 
 mod auth;
 mod bad_files;
@@ -50,6 +52,7 @@ mod postgres;
 mod rest_email;
 mod rest_speech;
 mod rest_transcriptions;
+mod scale_out;
 mod security;
 mod serve;
 mod shutdown;
