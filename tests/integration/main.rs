@@ -29,8 +29,10 @@
 //! - [`shutdown`]: SIGTERM drains sessions; `kill -9` keeps billed sessions.
 //! - [`hostile_live`]: huge prompts on every prompt route, a two-minute frame on `/ws/stt`.
 //! - [`serve`]: the server skeleton: `/healthz`, config precedence, 404s.
+//! - [`playground`]: the page at `/` (assets, CSP, developer-key hint) and `/v1/voices`.
 //! - [`pg_cluster`]: a private PostgreSQL cluster for tests (shared per binary).
 //! - [`postgres`]: the storage contract, the same tests on SQLite and PostgreSQL.
+//! - [`deploy`]: the compose file, HAProxy config and Kubernetes manifests parse and agree.
 //! - [`scale_out`]: two replicas on one PostgreSQL: shared keys, credit and
 //!   usage, concurrent debits, revocation, a PostgreSQL restart mid-session.
 
@@ -38,6 +40,7 @@ mod auth;
 mod bad_files;
 mod bad_frames;
 mod credit;
+mod deploy;
 mod faults;
 mod health;
 mod hostile_live;
@@ -48,6 +51,7 @@ mod listen_ws;
 mod loadgen;
 mod long_audio;
 mod pg_cluster;
+mod playground;
 mod postgres;
 mod rest_email;
 mod rest_speech;
@@ -57,6 +61,7 @@ mod security;
 mod serve;
 mod shutdown;
 mod support;
+mod telephony;
 mod tidy;
 mod ws_stt;
 mod ws_tts;
