@@ -1,5 +1,9 @@
-//! Compressed formats (MP3, FLAC, Ogg Vorbis) through symphonia, probed by
-//! content with an optional MIME-type/extension hint.
+//! Compressed formats through symphonia, probed by content with an optional
+//! MIME-type/extension hint: MP3, FLAC, Ogg (Vorbis, Opus, FLAC), WebM and
+//! Matroska (Opus, Vorbis, FLAC), MP4/M4A (AAC). Symphonia demuxes every
+//! container and decodes every codec but Opus, whose packets go to libopus
+//! ([`crate::opus`]), decoded straight at the target rate when libopus
+//! supports it and with the stream's pre-skip trimmed.
 //!
 //! Decoding rules: the default audio track is decoded; packets the codec
 //! rejects are skipped (symphonia's recommended recovery), but if no packet
@@ -12,7 +16,8 @@
 use std::io::{Cursor, ErrorKind};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -21,6 +26,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use crate::decode::check_source_rate;
 use crate::error::DecodeError;
+use crate::opus::{parse_head, OpusPacketDecoder};
 use crate::pcm::{downmix_to_mono_into, sanitize};
 use crate::sink::MonoSink;
 
@@ -73,6 +79,14 @@ pub(crate) fn decode(
     })
 }
 
+/// The codec of the decoded track.
+enum Codec {
+    /// Everything symphonia decodes itself.
+    Symphonia(Box<dyn AudioDecoder>),
+    /// Opus packets, decoded by libopus.
+    Opus(OpusPacketDecoder),
+}
+
 /// Probes `bytes` and returns the format reader.
 fn open<'a>(bytes: &'a [u8], hint: &Hint) -> Result<Box<dyn FormatReader + 'a>, SymError> {
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
@@ -114,9 +128,16 @@ fn decode_inner(bytes: &[u8], hint: Option<&str>, sink: &mut MonoSink) -> Result
         return Err(DecodeError::ZeroChannels);
     }
 
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| map_error(e, "codec setup"))?;
+    let mut decoder = if params.codec == CODEC_ID_OPUS {
+        let head = parse_head(params.extra_data.as_deref().unwrap_or_default())?;
+        Codec::Opus(OpusPacketDecoder::new(&head, sink.target_rate())?)
+    } else {
+        Codec::Symphonia(
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default())
+                .map_err(|e| map_error(e, "codec setup"))?,
+        )
+    };
 
     let mut mono: Vec<f32> = Vec::new();
     let mut interleaved: Vec<f32> = Vec::new();
@@ -138,33 +159,56 @@ fn decode_inner(bytes: &[u8], hint: Option<&str>, sink: &mut MonoSink) -> Result
         if packet.track_id != track_id {
             continue;
         }
-        let buf = match decoder.decode(&packet) {
-            Ok(buf) => buf,
-            Err(SymError::DecodeError(msg)) => {
-                last_error = Some(msg.to_string());
-                continue;
+        interleaved.clear();
+        let channels = match &mut decoder {
+            Codec::Opus(opus) => {
+                let frames = match opus.frames_in(&packet.data) {
+                    Ok(frames) => frames,
+                    Err(e) => {
+                        last_error = Some(e.to_string());
+                        continue;
+                    }
+                };
+                sink.set_source_rate(opus.rate())?;
+                sink.admit(frames, opus.channels())?;
+                if let Err(e) = opus.decode(&packet.data, &mut interleaved) {
+                    last_error = Some(e.to_string());
+                    continue;
+                }
+                opus.channels()
             }
-            Err(SymError::IoError(e)) => {
-                last_error = Some(e.to_string());
-                continue;
+            Codec::Symphonia(decoder) => {
+                let buf = match decoder.decode(&packet) {
+                    Ok(buf) => buf,
+                    Err(SymError::DecodeError(msg)) => {
+                        last_error = Some(msg.to_string());
+                        continue;
+                    }
+                    Err(SymError::IoError(e)) => {
+                        last_error = Some(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(map_error(e, "packet")),
+                };
+                if buf.frames() == 0 {
+                    continue;
+                }
+                let spec = buf.spec();
+                let buf_channels = spec.channels().count();
+                if buf_channels == 0 {
+                    return Err(DecodeError::ZeroChannels);
+                }
+                sink.set_source_rate(spec.rate())?;
+                sink.admit(buf.frames(), buf_channels)?;
+                buf.copy_to_vec_interleaved(&mut interleaved);
+                buf_channels
             }
-            Err(e) => return Err(map_error(e, "packet")),
         };
-        if buf.frames() == 0 {
+        if interleaved.is_empty() {
             continue;
         }
-        let spec = buf.spec();
-        let buf_rate = spec.rate();
-        let buf_channels = spec.channels().count();
-        if buf_channels == 0 {
-            return Err(DecodeError::ZeroChannels);
-        }
-        sink.set_source_rate(buf_rate)?;
-        sink.admit(buf.frames(), buf_channels)?;
-        interleaved.clear();
-        buf.copy_to_vec_interleaved(&mut interleaved);
         mono.clear();
-        downmix_to_mono_into(&interleaved, buf_channels, &mut mono)
+        downmix_to_mono_into(&interleaved, channels, &mut mono)
             .map_err(|_| DecodeError::ZeroChannels)?;
         for s in &mut mono {
             *s = sanitize(*s);

@@ -1,5 +1,7 @@
-//! Decoding of uploaded audio (WAV, MP3, FLAC, Ogg Vorbis) and of headerless
-//! raw audio into mono `f32` at a requested sample rate.
+//! Decoding of uploaded audio (WAV, MP3, FLAC, Ogg Vorbis/Opus, WebM/Matroska,
+//! MP4/M4A AAC) and of headerless raw audio into mono `f32` at a requested
+//! sample rate. Live audio that arrives in pieces goes through
+//! [`crate::StreamDecoder`] instead.
 //!
 //! Entry points: [`decode_file`] / [`decode_file_with_limits`] for files and
 //! [`decode_raw`] / [`decode_raw_with_limits`] for raw μ-law, A-law or s16le.
@@ -166,7 +168,7 @@ fn check_target_rate(rate: u32) -> Result<(), DecodeError> {
 /// with [`DecodeLimits::default`].
 ///
 /// The container is detected from the content (RIFF/WAVE, MP3, FLAC, Ogg
-/// Vorbis); `hint` (a MIME type such as `"audio/mpeg"` or an extension such
+/// Vorbis/Opus/FLAC, WebM/Matroska, MP4/M4A with AAC); `hint` (a MIME type such as `"audio/mpeg"` or an extension such
 /// as `"flac"`) only helps the probe and never overrides the content.
 /// Headerless audio (`audio/basic`, `audio/L16`, raw μ-law/A-law/s16le)
 /// cannot be detected from content: use [`decode_raw`] for it.
@@ -294,6 +296,32 @@ pub(crate) fn decode_interleaved_into(
         }
     }
     Ok(())
+}
+
+/// Appends the whole frames of `bytes` (interleaved `encoding`, `channels`
+/// channels) to `out` as interleaved `f32`; returns the bytes used (a
+/// trailing partial frame is left for the next call).
+pub(crate) fn decode_interleaved_into_vec(
+    bytes: &[u8],
+    encoding: RawEncoding,
+    channels: u16,
+    out: &mut Vec<f32>,
+) -> usize {
+    let frame_bytes = encoding.bytes_per_sample() * usize::from(channels.max(1));
+    let whole = bytes.len() / frame_bytes * frame_bytes;
+    let bytes = &bytes[..whole];
+    match encoding {
+        RawEncoding::Mulaw => {
+            out.extend(bytes.iter().map(|&b| i16_to_f32(g711::mulaw_to_linear(b))))
+        }
+        RawEncoding::Alaw => out.extend(bytes.iter().map(|&b| i16_to_f32(g711::alaw_to_linear(b)))),
+        RawEncoding::Linear16 => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|c| i16_to_f32(i16::from_le_bytes([c[0], c[1]]))),
+        ),
+    }
+    whole
 }
 
 #[cfg(test)]

@@ -13,13 +13,17 @@
 //! * [`OutputFormat::Mulaw`] / [`OutputFormat::Alaw`]: headerless G.711 bytes
 //!   from [`crate::g711::linear_to_mulaw`] / [`crate::g711::linear_to_alaw`].
 //! * [`OutputFormat::Mp3`]: CBR MP3 via LAME (see [`crate::mp3`]).
+//! * [`OutputFormat::Opus`]: Ogg Opus, 20 ms packets (see [`crate::ogg_opus`]).
+//! * [`OutputFormat::Flac`]: 16-bit FLAC, produced whole by `finish` (see `flac`).
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::EncodeError;
+use crate::flac::FlacBuffer;
 use crate::g711;
 use crate::mp3::{Mp3Stream, MP3_RATES};
+use crate::ogg_opus::OggOpusStream;
 use crate::pcm::{f32_to_i16, f32_to_s16le_into};
 use crate::resample::StreamingResampler;
 
@@ -36,11 +40,23 @@ pub enum OutputFormat {
     Alaw,
     /// MPEG-1/2/2.5 Layer III.
     Mp3,
+    /// Opus in Ogg (RFC 7845), at 8, 12, 16, 24 or 48 kHz.
+    Opus,
+    /// FLAC, 16-bit.
+    Flac,
 }
 
 impl OutputFormat {
     /// All formats, for iteration.
-    pub const ALL: [OutputFormat; 5] = [Self::Wav, Self::Pcm16, Self::Mulaw, Self::Alaw, Self::Mp3];
+    pub const ALL: [OutputFormat; 7] = [
+        Self::Wav,
+        Self::Pcm16,
+        Self::Mulaw,
+        Self::Alaw,
+        Self::Mp3,
+        Self::Opus,
+        Self::Flac,
+    ];
 
     /// MIME type for audio in this format at `rate` Hz.
     ///
@@ -58,6 +74,8 @@ impl OutputFormat {
             Self::Alaw if rate == 8_000 => "audio/x-alaw-basic".into(),
             Self::Alaw => format!("audio/PCMA;rate={rate}"),
             Self::Mp3 => "audio/mpeg".into(),
+            Self::Opus => "audio/ogg; codecs=opus".into(),
+            Self::Flac => "audio/flac".into(),
         }
     }
 
@@ -69,6 +87,8 @@ impl OutputFormat {
             Self::Mulaw => "ulaw",
             Self::Alaw => "alaw",
             Self::Mp3 => "mp3",
+            Self::Opus => "opus",
+            Self::Flac => "flac",
         }
     }
 
@@ -80,14 +100,18 @@ impl OutputFormat {
             Self::Mulaw => "mulaw",
             Self::Alaw => "alaw",
             Self::Mp3 => "mp3",
+            Self::Opus => "opus",
+            Self::Flac => "flac",
         }
     }
 
-    /// Whether output at `rate` Hz is possible (MP3 only allows its nine rates).
+    /// Whether output at `rate` Hz is possible (MP3 only allows its nine
+    /// rates, Opus its five).
     pub fn supports_rate(self, rate: u32) -> bool {
         let resamplable = (crate::resample::MIN_RATE..=crate::resample::MAX_RATE).contains(&rate);
         match self {
             Self::Mp3 => MP3_RATES.contains(&rate),
+            Self::Opus => crate::opus::OPUS_RATES.contains(&rate),
             _ => resamplable,
         }
     }
@@ -101,7 +125,7 @@ impl fmt::Display for OutputFormat {
 
 /// Error returned when parsing an unknown [`OutputFormat`] name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format {name:?} (expected wav, pcm16, mulaw, alaw or mp3)")]
+#[error("unknown output format {name:?} (expected wav, pcm16, mulaw, alaw, mp3, opus or flac)")]
 pub struct UnknownFormat {
     /// The rejected name.
     pub name: String,
@@ -111,7 +135,7 @@ impl FromStr for OutputFormat {
     type Err = UnknownFormat;
 
     /// Parses case-insensitively; aliases: `linear16`/`l16`/`pcm`/`s16le`,
-    /// `ulaw`/`pcmu`/`g711u`, `pcma`/`g711a`, `wave`, `mpeg`.
+    /// `ulaw`/`pcmu`/`g711u`, `pcma`/`g711a`, `wave`, `mpeg`, `ogg_opus`/`ogg-opus`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "wav" | "wave" => Ok(Self::Wav),
@@ -119,6 +143,8 @@ impl FromStr for OutputFormat {
             "mulaw" | "ulaw" | "pcmu" | "g711u" => Ok(Self::Mulaw),
             "alaw" | "pcma" | "g711a" => Ok(Self::Alaw),
             "mp3" | "mpeg" => Ok(Self::Mp3),
+            "opus" | "ogg_opus" | "ogg-opus" => Ok(Self::Opus),
+            "flac" => Ok(Self::Flac),
             _ => Err(UnknownFormat { name: s.into() }),
         }
     }
@@ -159,6 +185,8 @@ pub struct AudioEncoder {
     resampler: StreamingResampler,
     resampled: Vec<f32>,
     mp3: Option<Mp3Stream>,
+    ogg: Option<OggOpusStream>,
+    flac: Option<FlacBuffer>,
     header_sent: bool,
 }
 
@@ -180,11 +208,18 @@ impl AudioEncoder {
             OutputFormat::Mp3 => Some(Mp3Stream::new(out_rate)?),
             _ => None,
         };
+        let ogg = match format {
+            OutputFormat::Opus => Some(OggOpusStream::new(out_rate)?),
+            _ => None,
+        };
+        let flac = (format == OutputFormat::Flac).then(|| FlacBuffer::new(out_rate));
         Ok(Self {
             format,
             resampler,
             resampled: Vec::new(),
             mp3,
+            ogg,
+            flac,
             header_sent: false,
         })
     }
@@ -227,6 +262,12 @@ impl AudioEncoder {
         if let Some(mp3) = self.mp3.as_mut() {
             mp3.finish(&mut out)?;
         }
+        if let Some(ogg) = self.ogg.as_mut() {
+            ogg.finish(&mut out)?;
+        }
+        if let Some(flac) = self.flac.as_mut() {
+            flac.finish(&mut out)?;
+        }
         Ok(out)
     }
 
@@ -253,6 +294,16 @@ impl AudioEncoder {
             OutputFormat::Mp3 => {
                 if let Some(mp3) = self.mp3.as_mut() {
                     mp3.encode(samples, out)?;
+                }
+            }
+            OutputFormat::Opus => {
+                if let Some(ogg) = self.ogg.as_mut() {
+                    ogg.encode(samples, out)?;
+                }
+            }
+            OutputFormat::Flac => {
+                if let Some(flac) = self.flac.as_mut() {
+                    flac.push(samples);
                 }
             }
         }
@@ -336,6 +387,7 @@ mod tests {
         assert_eq!("LINEAR16".parse(), Ok(OutputFormat::Pcm16));
         assert_eq!("ulaw".parse(), Ok(OutputFormat::Mulaw));
         assert!("ogg".parse::<OutputFormat>().is_err());
+        assert_eq!("ogg-opus".parse(), Ok(OutputFormat::Opus));
         assert!(OutputFormat::Mp3.supports_rate(22_050));
         assert!(!OutputFormat::Mp3.supports_rate(96_000));
         assert!(OutputFormat::Wav.supports_rate(96_000));

@@ -112,6 +112,24 @@ pub enum EncodeError {
         /// Message derived from LAME's error code.
         reason: String,
     },
+    /// Opus cannot be produced at this sample rate.
+    #[error("Opus does not support {rate} Hz (use 8000, 12000, 16000, 24000 or 48000)")]
+    UnsupportedOpusRate {
+        /// The rejected rate in Hz.
+        rate: u32,
+    },
+    /// libopus or the Ogg writer reported an error.
+    #[error("Opus encoder failed: {reason}")]
+    Opus {
+        /// What failed.
+        reason: String,
+    },
+    /// The FLAC encoder reported an error.
+    #[error("FLAC encoder failed: {reason}")]
+    Flac {
+        /// What failed.
+        reason: String,
+    },
     /// A whole-buffer WAV would exceed the 4 GiB RIFF size limit.
     #[error("WAV payload of {bytes} bytes exceeds the 4 GiB RIFF limit")]
     WavTooLarge {

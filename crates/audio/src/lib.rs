@@ -25,23 +25,34 @@
 //! * [`decode`] — [`decode_file`], [`decode_raw`], [`DecodedAudio`], [`DecodeLimits`].
 //! * [`wav`] — RIFF/WAVE header validation and sample reading (hound).
 //! * [`wav_stream`] — the header of a WAV that arrives in pieces (live streams).
-//! * `compressed` — MP3, FLAC and Ogg Vorbis through symphonia (private).
+//! * [`stream`] — [`StreamDecoder`]: live audio fed chunk by chunk (raw, WAV,
+//!   Ogg Opus, WebM Opus), over the private demuxers `ogg` and `webm`.
+//! * `compressed` — MP3, FLAC, Ogg, WebM/Matroska and MP4/AAC through
+//!   symphonia, Opus through libopus (private).
 //! * `sink` — limit checks and chunk-by-chunk resampling shared by the decoders (private).
 //! * [`mod@encode`] — [`encode()`], streaming [`AudioEncoder`], [`OutputFormat`] and MIME types.
 //! * [`mp3`] — LAME-based MP3 encoding used by [`encode()`] and [`AudioEncoder`].
+//! * [`mod@opus`] — libopus packet decoding/encoding and the `OpusHead` header.
+//! * [`ogg_opus`] — Ogg Opus output; `flac` — FLAC output (private).
 //! * [`error`] — [`PcmError`], [`ResampleError`], [`DecodeError`], [`EncodeError`].
 
 mod compressed;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod flac;
 pub mod g711;
 pub mod mp3;
+mod ogg;
+pub mod ogg_opus;
+pub mod opus;
 pub mod pcm;
 pub mod resample;
 mod sink;
+pub mod stream;
 pub mod wav;
 pub mod wav_stream;
+mod webm;
 
 pub use decode::{
     decode_file, decode_file_with_limits, decode_raw, decode_raw_with_limits, DecodeLimits,
@@ -50,3 +61,4 @@ pub use decode::{
 pub use encode::{encode, AudioEncoder, OutputFormat, UnknownFormat};
 pub use error::{DecodeError, EncodeError, PcmError, ResampleError};
 pub use resample::{resample, StreamingResampler};
+pub use stream::{Container, StreamDecoder, StreamInfo};

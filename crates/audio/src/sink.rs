@@ -45,6 +45,11 @@ impl MonoSink {
         }
     }
 
+    /// The rate this sink produces, Hz.
+    pub(crate) fn target_rate(&self) -> u32 {
+        self.target_rate
+    }
+
     /// The limits this sink enforces.
     pub(crate) fn limits(&self) -> &DecodeLimits {
         &self.limits
