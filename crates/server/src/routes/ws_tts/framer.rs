@@ -33,7 +33,9 @@ impl Framer {
             OutputFormat::Pcm16 => (Some(samples * 2), 0x00),
             OutputFormat::Mulaw => (Some(samples), 0xFF),
             OutputFormat::Alaw => (Some(samples), 0xD5),
-            OutputFormat::Mp3 | OutputFormat::Wav => (None, 0),
+            OutputFormat::Mp3 | OutputFormat::Wav | OutputFormat::Opus | OutputFormat::Flac => {
+                (None, 0)
+            }
         };
         Self {
             frame_bytes,
