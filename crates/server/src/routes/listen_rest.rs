@@ -5,6 +5,8 @@
 //! What cannot be honoured is said, never faked: `{"url": …}` bodies are a
 //! 400 (this server fetches nothing), `diarize=true` adds a warning instead
 //! of invented speakers, and unknown parameters are listed as warnings.
+//! `utterances=true` adds `results.utterances[]`, split at pauses of
+//! `utt_split` seconds (default 0.8).
 //! `multichannel=true` transcribes each channel of WAV or raw audio on its
 //! own; compressed files are mixed, with a warning.
 
@@ -23,7 +25,9 @@ use crate::billing::Service;
 use crate::error::ApiError;
 use crate::metrics::Route;
 use crate::server::AppState;
-use crate::wire::deepgram::{new_request_id, rfc3339_now, sha256_hex, ListenParams, Warning};
+use crate::wire::deepgram::{
+    new_request_id, rfc3339_now, sha256_hex, utterances, ListenParams, Warning, DEFAULT_UTT_SPLIT_S,
+};
 
 /// Route of this endpoint in the ledger.
 const LEDGER_ROUTE: &str = "/v1/listen";
@@ -157,7 +161,7 @@ async fn transcribe(
     let billed = decoded.duration_s * transcripts.len() as f64;
     meter.add_audio_seconds(billed);
     state.metrics.add_stt_audio(billed);
-    let body = stt::prerecorded(
+    let mut body = stt::prerecorded(
         state,
         stt::Prerecorded {
             request_id: meter.id(),
@@ -170,5 +174,9 @@ async fn transcribe(
             text: None,
         },
     );
+    if params.utterances {
+        let split = params.utt_split.unwrap_or(DEFAULT_UTT_SPLIT_S);
+        body.results.utterances = Some(utterances(&body.results.channels, split));
+    }
     Ok(Json(body).into_response())
 }

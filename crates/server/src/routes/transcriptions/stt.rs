@@ -243,6 +243,7 @@ pub(crate) fn prerecorded(state: &AppState, p: Prerecorded<'_>) -> PrerecordedRe
                 .iter()
                 .map(|t| PrerecordedChannel::from_transcript(t, p.punctuated))
                 .collect(),
+            utterances: None,
         },
         text: p.text,
     }

@@ -66,6 +66,9 @@ pub struct ListenParams {
     pub vad_events: bool,
     /// `utterances` (pre-recorded).
     pub utterances: bool,
+    /// `utt_split`: seconds of pause between words that start a new
+    /// utterance (pre-recorded, with `utterances`); `None` = Deepgram's 0.8.
+    pub utt_split: Option<f64>,
     /// Names of parameters that were not understood and are ignored.
     pub ignored: Vec<String>,
 }
@@ -155,6 +158,17 @@ impl ListenParams {
                         _ => Endpointing::Ms(parse_num(name, value, "milliseconds or false")?),
                     })
                 }
+                "utt_split" => {
+                    let split: f64 = parse_num(name, value, "seconds (e.g. 0.8)")?;
+                    if !(split.is_finite() && (0.0..=3600.0).contains(&split)) {
+                        return Err(ParamError {
+                            name: name.into(),
+                            value: value.into(),
+                            expected: "seconds (e.g. 0.8)",
+                        });
+                    }
+                    params.utt_split = Some(split);
+                }
                 "utterance_end_ms" => {
                     params.utterance_end_ms = Some(parse_num(name, value, "milliseconds")?)
                 }
@@ -227,5 +241,10 @@ mod tests {
         let p = ListenParams::from_query(Some("language=en-US")).unwrap();
         assert_eq!(p.fixed_language(), Some("en"));
         assert_eq!(ListenParams::default().fixed_language(), None);
+        let p = ListenParams::from_query(Some("utterances=true&utt_split=1.5")).unwrap();
+        assert!(p.utterances);
+        assert_eq!(p.utt_split, Some(1.5));
+        assert!(ListenParams::from_query(Some("utt_split=-1")).is_err());
+        assert!(ListenParams::from_query(Some("utt_split=NaN")).is_err());
     }
 }
