@@ -177,7 +177,11 @@ impl Engines {
         let multilingual = stt_model.is_multilingual();
         let stt = SttPool::new(stt_model, Some(vad.clone()), &settings.pool)?;
         let files = voice_files(&store, &settings.voice)?;
-        let session = SessionOptions::default();
+        // 0: the pool shares the cores among its workers (tts_intra_threads).
+        let session = SessionOptions {
+            intra_threads: 0,
+            ..SessionOptions::default()
+        };
         let tts = tts_pool(&files, &session, phonemizer, &settings.pool)
             .map_err(EngineError::from)
             .map_err(unloadable(&settings.voice))?;

@@ -24,5 +24,5 @@ mod worker_pool;
 pub use cancel::CancelToken;
 pub use config::PoolConfig;
 pub use error::PoolError;
-pub use stt_pool::{tts_pool, SttPool, TtsPool};
+pub use stt_pool::{tts_intra_threads, tts_pool, SttPool, TtsPool};
 pub use worker_pool::{JobContext, JobHandle, PoolStats, Priority, WorkerPool};

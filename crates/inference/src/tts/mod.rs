@@ -6,11 +6,15 @@
 //! espeak-ng phonemes ([`crate::phonemize`]) → phoneme ids ([`ids`]) → VITS.
 //! [`PiperVoice::synthesize_stream`] is a lazy iterator producing one
 //! [`AudioChunk`] per sentence, so long texts never hold all audio at once.
+//! [`phrase`] finds a short first phrase that a caller may speak on its own
+//! for earlier first audio; [`SynthesisOptions::gain`] continues the rest of
+//! the sentence at the phrase's loudness.
 
 mod audio;
 mod config;
 mod error;
 pub mod ids;
+pub mod phrase;
 pub mod split;
 mod voice;
 

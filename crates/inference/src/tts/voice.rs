@@ -31,6 +31,13 @@ pub struct SynthesisOptions {
     pub speaker_id: Option<u32>,
     /// Silence inserted between sentences, in seconds (0–5).
     pub sentence_silence: f32,
+    /// Continue at this gain instead of peak-normalising each utterance on
+    /// its own (lowered only where a piece would exceed the normal peak):
+    /// for the rest of a sentence whose first phrase was synthesised
+    /// separately, passing that phrase's [`AudioChunk::gain`], so both
+    /// halves play at one loudness. `None`: Piper's per-utterance
+    /// normalisation.
+    pub gain: Option<f32>,
 }
 
 impl Default for SynthesisOptions {
@@ -41,6 +48,7 @@ impl Default for SynthesisOptions {
             noise_w: None,
             speaker_id: None,
             sentence_silence: 0.2,
+            gain: None,
         }
     }
 }
@@ -71,6 +79,9 @@ pub struct AudioChunk {
     pub sentence_index: usize,
     /// The (normalised) sentence text that was spoken.
     pub text: String,
+    /// Gain applied to the model's audio (peak normalisation) in this
+    /// chunk's first utterance; see [`SynthesisOptions::gain`].
+    pub gain: f32,
 }
 
 /// Resolved model parameters for one request.
@@ -79,6 +90,7 @@ struct Params {
     scales: [f32; 3],
     sid: Option<i64>,
     silence: usize,
+    gain: Option<f32>,
 }
 
 /// A Piper VITS voice ready for synthesis. `Send + Sync`; concurrent calls on
@@ -233,6 +245,11 @@ impl PiperVoice {
         if !(0.0..=5.0).contains(&o.sentence_silence) {
             return Err(bad("sentence_silence (0–5 s)", o.sentence_silence));
         }
+        if let Some(gain) = o.gain {
+            if !(gain.is_finite() && gain > 0.0 && gain <= 100.0) {
+                return Err(bad("gain (0–100)", gain));
+            }
+        }
         let num_speakers = self.config.num_speakers;
         let sid = match o.speaker_id {
             Some(id) if id >= num_speakers => {
@@ -246,13 +263,20 @@ impl PiperVoice {
             scales: [noise_scale, self.config.length_scale / o.speed, noise_w],
             sid,
             silence: samples_for(o.sentence_silence, self.config.sample_rate),
+            gain: o.gain,
         })
     }
 
     /// Phonemizes and synthesises one (normalised) sentence; espeak may split
     /// it further, in which case the parts are joined with `params.silence`.
-    fn synthesize_sentence(&self, text: &str, params: &Params) -> Result<Vec<f32>, TtsError> {
+    /// Returns the audio and the gain of its first part.
+    fn synthesize_sentence(
+        &self,
+        text: &str,
+        params: &Params,
+    ) -> Result<(Vec<f32>, f32), TtsError> {
         let mut out = Vec::new();
+        let mut first_gain = None;
         for phonemes in self.phonemize(text)? {
             if !phonemes.iter().any(|p| p.is_alphabetic()) {
                 continue; // punctuation only: nothing to say
@@ -265,10 +289,11 @@ impl PiperVoice {
                 out.resize(out.len() + params.silence, 0.0);
             }
             let mut audio = self.infer(&encoded.ids, params)?;
-            normalize_peak(&mut audio);
+            let gain = normalize_peak(&mut audio, params.gain);
+            first_gain.get_or_insert(gain);
             out.extend_from_slice(&audio);
         }
-        Ok(out)
+        Ok((out, first_gain.unwrap_or(1.0)))
     }
 
     fn infer(&self, ids: &[i64], params: &Params) -> Result<Vec<f32>, TtsError> {
@@ -344,7 +369,7 @@ impl Iterator for SynthesisStream<'_> {
                 break;
             };
             let sentence = self.text[range].trim();
-            let mut samples = match self.voice.synthesize_sentence(sentence, &self.params) {
+            let (mut samples, gain) = match self.voice.synthesize_sentence(sentence, &self.params) {
                 Ok(s) => s,
                 Err(e) => {
                     self.done = true;
@@ -362,6 +387,7 @@ impl Iterator for SynthesisStream<'_> {
                 samples,
                 sentence_index: self.index,
                 text: sentence.to_owned(),
+                gain,
             };
             self.index += 1;
             return Some(Ok(chunk));
@@ -390,5 +416,6 @@ mod tests {
         assert_eq!(o.speed, 1.0);
         assert_eq!(o.sentence_silence, 0.2);
         assert!(o.noise_scale.is_none() && o.noise_w.is_none() && o.speaker_id.is_none());
+        assert!(o.gain.is_none());
     }
 }

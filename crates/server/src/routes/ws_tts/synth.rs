@@ -24,6 +24,9 @@ pub(crate) struct SynthJob {
     pub(crate) speed: f32,
     /// Prepend [`SENTENCE_GAP_S`] of silence.
     pub(crate) gap_before: bool,
+    /// Continue at this gain (the rest of a sentence whose first phrase was
+    /// the previous job; see `SynthesisOptions::gain`).
+    pub(crate) gain: Option<f32>,
     /// The stream's encoder.
     pub(crate) encoder: AudioEncoder,
 }
@@ -51,6 +54,8 @@ pub(crate) struct SynthOutput {
     pub(crate) bytes: Vec<u8>,
     /// Seconds of audio produced, at the voice's rate.
     pub(crate) audio_seconds: f64,
+    /// The gain the engine applied to the first utterance, if any was made.
+    pub(crate) gain: Option<f32>,
     /// Whether the whole sentence was spoken.
     pub(crate) result: Result<(), SynthError>,
 }
@@ -66,14 +71,17 @@ impl SynthJob {
             text,
             speed,
             gap_before,
+            gain,
             mut encoder,
         } = self;
         let rate = voice.sample_rate();
         let mut bytes = Vec::new();
         let mut samples = 0usize;
+        let mut first_gain = None;
         let result = (|| {
             let options = SynthesisOptions {
                 speed,
+                gain,
                 ..SynthesisOptions::default()
             };
             let stream = voice.synthesize_stream(&text, &options)?;
@@ -87,6 +95,7 @@ impl SynthJob {
                     return Err(SynthError::Cancelled);
                 }
                 let chunk = chunk?;
+                first_gain.get_or_insert(chunk.gain);
                 encoder.push_into(&chunk.samples, &mut bytes)?;
                 samples += chunk.samples.len();
             }
@@ -96,6 +105,7 @@ impl SynthJob {
             encoder,
             bytes,
             audio_seconds: samples as f64 / f64::from(rate.max(1)),
+            gain: first_gain,
             result,
         }
     }

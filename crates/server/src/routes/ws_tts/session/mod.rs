@@ -11,6 +11,11 @@
 //! the next one is submitted only once the previous one's audio has been
 //! handed to the writer, so a slow reader holds back synthesis instead of
 //! making the server buffer audio (at most one sentence waits in the outbox).
+//! The first sentence of each flush segment is cut after its first phrase
+//! when it has a short one (`tts::phrase`): the phrase is spoken first, so
+//! first audio waits for a model run over a few words only, and the rest of
+//! the sentence follows as a continuation (no inter-sentence gap, the
+//! phrase's gain, so the join is not heard).
 //! Streams with ready work take turns (round robin), so several contexts
 //! interleave sentence by sentence. A flush marker is reached only after every
 //! sentence queued before it was spoken; it drains the encoder, pads the last
@@ -54,7 +59,6 @@ pub(crate) const MAX_OUTBOX: usize = 1024;
 pub(crate) const SESSION_RATES: [u32; 5] = [8_000, 16_000, 22_050, 24_000, 48_000];
 /// Output rates of the context dialect.
 pub(crate) const CONTEXT_RATES: [u32; 4] = [8_000, 16_000, 24_000, 48_000];
-/// Speaking rates accepted.
 
 /// How the loop ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +90,9 @@ enum Work {
         text: String,
         chars: usize,
         ready_at: Instant,
+        /// The rest of a sentence whose first phrase was the stream's
+        /// previous job: no gap before it, and spoken at the phrase's gain.
+        continues: bool,
     },
     Flush,
 }
@@ -99,6 +106,8 @@ struct Segment {
     spoke: bool,
     /// Time to first audio was recorded for this segment.
     first_audio_seen: bool,
+    /// The gain of the stream's last job (carried into a continuation).
+    gain: Option<f32>,
 }
 
 #[derive(Debug)]

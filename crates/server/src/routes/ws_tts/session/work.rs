@@ -6,6 +6,7 @@ use base64::Engine as _;
 use tokio::time::Instant;
 use vocalis_audio::AudioEncoder;
 use vocalis_inference::pool::PoolError;
+use vocalis_inference::tts::phrase::first_phrase_end;
 
 use super::{json_message, End, InFlight, Reject, Segment, Session, Work, MAX_PENDING_CHARS};
 use crate::error::SessionClose;
@@ -45,6 +46,7 @@ impl Session {
                 chars: sentence.chars().count(),
                 text: sentence,
                 ready_at: now,
+                continues: false,
             });
         }
         Ok(())
@@ -57,6 +59,7 @@ impl Session {
                 chars: rest.chars().count(),
                 text: rest,
                 ready_at: Instant::now(),
+                continues: false,
             });
         }
         stream.ready.push_back(Work::Flush);
@@ -97,11 +100,44 @@ impl Session {
                     text,
                     chars,
                     ready_at,
-                }) => *in_flight = Some(self.submit(index, text, chars, ready_at)?),
+                    continues,
+                }) => {
+                    let (text, chars) = if continues || self.streams[index].segment.spoke {
+                        (text, chars)
+                    } else {
+                        self.split_first_phrase(index, text, chars, ready_at)
+                    };
+                    *in_flight = Some(self.submit(index, text, chars, ready_at, continues)?);
+                }
                 None => {}
             }
         }
         Ok(())
+    }
+
+    /// The first sentence of a segment: when it has a short first phrase
+    /// ([`first_phrase_end`]), returns the phrase (to be spoken now, for
+    /// earlier first audio) and queues the rest as a continuation. The
+    /// characters billed are split between the two and sum to the whole.
+    fn split_first_phrase(
+        &mut self,
+        index: usize,
+        text: String,
+        chars: usize,
+        ready_at: Instant,
+    ) -> (String, usize) {
+        let Some(end) = first_phrase_end(&text) else {
+            return (text, chars);
+        };
+        let head = text[..end].trim_end().to_owned();
+        let head_chars = head.chars().count().min(chars);
+        self.streams[index].ready.push_front(Work::Sentence {
+            text: text[end..].trim_start().to_owned(),
+            chars: chars - head_chars,
+            ready_at,
+            continues: true,
+        });
+        (head, head_chars)
     }
 
     fn submit(
@@ -110,6 +146,7 @@ impl Session {
         text: String,
         chars: usize,
         ready_at: Instant,
+        continues: bool,
     ) -> Result<InFlight, End> {
         let voice_rate = self.state.engines.voice_rate;
         let stream = &mut self.streams[index];
@@ -122,10 +159,12 @@ impl Session {
         };
         let first_in_segment = !stream.segment.spoke;
         stream.segment.spoke = true;
+        let gain = stream.segment.gain.take().filter(|_| continues);
         let job = SynthJob {
             text,
             speed: stream.speed,
-            gap_before: !first_in_segment,
+            gap_before: !first_in_segment && !continues,
+            gain,
             encoder,
         };
         match synth::submit(&self.state.engines.tts, job) {
@@ -166,6 +205,7 @@ impl Session {
         let stream = &mut self.streams[index];
         stream.encoder = Some(output.encoder);
         stream.segment.audio_seconds += output.audio_seconds;
+        stream.segment.gain = output.gain;
         let mut failed = None;
         let characters = match output.result {
             Ok(()) => job.chars as u64,
