@@ -33,6 +33,7 @@
 //! - [`pg_cluster`]: a private PostgreSQL cluster for tests (shared per binary).
 //! - [`postgres`]: the storage contract, the same tests on SQLite and PostgreSQL.
 //! - [`deploy`]: the compose file, HAProxy config and Kubernetes manifests parse and agree.
+//! - [`deploy`]: the compose file, HAProxy config and Kubernetes manifests parse and agree.
 //! - [`scale_out`]: two replicas on one PostgreSQL: shared keys, credit and
 //!   usage, concurrent debits, revocation, a PostgreSQL restart mid-session.
 
@@ -40,6 +41,7 @@ mod auth;
 mod bad_files;
 mod bad_frames;
 mod credit;
+mod deploy;
 mod deploy;
 mod faults;
 mod health;
