@@ -53,7 +53,11 @@ impl EventWriter {
                 timestamp: round_ms(at),
             }),
             StreamEvent::Partial {
-                text, start, end, ..
+                text,
+                start,
+                end,
+                language,
+                ..
             } => {
                 if !self.interim {
                     return None;
@@ -64,7 +68,11 @@ impl EventWriter {
                 Some(SttServerMessage::Transcription {
                     text,
                     confidence: 0.0,
-                    language: "en".into(),
+                    // The detected language on multilingual models, as finals.
+                    language: match language {
+                        Some((code, _)) if self.multilingual => code,
+                        _ => "en".into(),
+                    },
                     is_final: false,
                     speech_final: false,
                     sentence_id: self.finals_sent,
@@ -117,4 +125,42 @@ impl EventWriter {
 
 fn round_ms(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partial(language: Option<(&str, f32)>) -> StreamEvent {
+        StreamEvent::Partial {
+            text: "hallo".into(),
+            committed: String::new(),
+            start: 0.0,
+            end: 1.0,
+            language: language.map(|(code, p)| (code.to_owned(), p)),
+            last_word_end: Some(0.8),
+        }
+    }
+
+    fn language_of(message: Option<SttServerMessage>) -> String {
+        match message {
+            Some(SttServerMessage::Transcription { language, .. }) => language,
+            other => panic!("not a transcription: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn partials_carry_the_detected_language_on_multilingual_models() {
+        let metrics = Metrics::default();
+        let mut multilingual = EventWriter::new(true);
+        let german = multilingual.message(partial(Some(("de", 0.9))), &metrics);
+        assert_eq!(language_of(german), "de");
+        let mut english_only = EventWriter::new(false);
+        let english = english_only.message(partial(Some(("de", 0.9))), &metrics);
+        assert_eq!(language_of(english), "en");
+        assert_eq!(
+            language_of(multilingual.message(partial(None), &metrics)),
+            "en"
+        );
+    }
 }
