@@ -1,14 +1,19 @@
-//! Wire audio to mono 16 kHz f32: G.711 or s16le bytes at any of the
-//! supported rates, possibly interleaved, in frames of any size (an odd
-//! trailing byte of s16le is carried into the next frame).
+//! Wire audio to mono 16 kHz f32: G.711 or s16le bytes at any rate from
+//! 8 to 48 kHz, possibly interleaved, in frames of any size (a partial
+//! sample frame is carried into the next one). Decoding is
+//! `vocalis-audio`'s [`StreamDecoder`], the same one that reads WAV, Ogg
+//! Opus and WebM Opus streams; this module only mixes down and resamples.
 
-use vocalis_audio::{g711, pcm, ResampleError, StreamingResampler};
+use vocalis_audio::{DecodeError, RawEncoding, ResampleError, StreamDecoder, StreamingResampler};
 
 /// The rate the recognizer runs at.
 pub const ENGINE_RATE: u32 = 16_000;
 
-/// Sample rates a client may stream.
+/// Sample rates the 60db dialect documents (`/ws/stt` checks them itself).
 pub const SUPPORTED_RATES: [u32; 6] = [8_000, 16_000, 22_050, 24_000, 44_100, 48_000];
+
+/// Lowest and highest raw sample rate a client may stream, Hz.
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=48_000;
 
 /// Encodings a client may stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,11 +26,21 @@ pub enum InputEncoding {
     Linear16,
 }
 
+impl InputEncoding {
+    fn raw(self) -> RawEncoding {
+        match self {
+            Self::Mulaw => RawEncoding::Mulaw,
+            Self::Alaw => RawEncoding::Alaw,
+            Self::Linear16 => RawEncoding::Linear16,
+        }
+    }
+}
+
 /// Why audio could not be accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioInputError {
-    /// The sample rate is not one of [`SUPPORTED_RATES`].
-    #[error("unsupported sample rate {0} Hz; use one of 8000, 16000, 22050, 24000, 44100, 48000")]
+    /// The sample rate is outside [`RATE_RANGE`].
+    #[error("unsupported sample rate {0} Hz; use 8000 to 48000 Hz")]
     UnsupportedRate(u32),
     /// Channel count out of range.
     #[error("unsupported channel count {0}; use 1 or 2")]
@@ -33,6 +48,9 @@ pub enum AudioInputError {
     /// The resampler failed.
     #[error(transparent)]
     Resample(#[from] ResampleError),
+    /// The audio could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
 }
 
 /// Converts one session's wire audio to engine audio.
@@ -41,7 +59,7 @@ pub struct AudioInput {
     encoding: InputEncoding,
     rate: u32,
     channels: u16,
-    carry: Vec<u8>,
+    decoder: StreamDecoder,
     resampler: StreamingResampler,
     decoded: Vec<f32>,
     mono: Vec<f32>,
@@ -52,7 +70,7 @@ pub struct AudioInput {
 impl AudioInput {
     /// A converter for `encoding` at `rate` Hz with `channels` interleaved channels.
     pub fn new(encoding: InputEncoding, rate: u32, channels: u16) -> Result<Self, AudioInputError> {
-        if !SUPPORTED_RATES.contains(&rate) {
+        if !RATE_RANGE.contains(&rate) {
             return Err(AudioInputError::UnsupportedRate(rate));
         }
         if !(1..=2).contains(&channels) {
@@ -62,7 +80,7 @@ impl AudioInput {
             encoding,
             rate,
             channels,
-            carry: Vec::new(),
+            decoder: StreamDecoder::raw(encoding.raw(), rate, channels)?,
             resampler: StreamingResampler::new(rate, ENGINE_RATE)?,
             decoded: Vec::new(),
             mono: Vec::new(),
@@ -83,10 +101,7 @@ impl AudioInput {
 
     /// Wire bytes per second of audio (for pacing).
     pub fn bytes_per_second(&self) -> f64 {
-        let bytes_per_sample = match self.encoding {
-            InputEncoding::Mulaw | InputEncoding::Alaw => 1.0,
-            InputEncoding::Linear16 => 2.0,
-        };
+        let bytes_per_sample = self.encoding.raw().bytes_per_sample() as f64;
         bytes_per_sample * f64::from(self.channels) * f64::from(self.rate)
     }
 
@@ -99,30 +114,7 @@ impl AudioInput {
     /// (possibly empty while the resampler fills its first block).
     pub fn push(&mut self, bytes: &[u8]) -> Result<&[f32], AudioInputError> {
         self.decoded.clear();
-        let bytes_per_sample = match self.encoding {
-            InputEncoding::Mulaw | InputEncoding::Alaw => 1,
-            InputEncoding::Linear16 => 2,
-        };
-        let frame_bytes = bytes_per_sample * usize::from(self.channels);
-        self.carry.extend_from_slice(bytes);
-        let whole = self.carry.len() / frame_bytes * frame_bytes;
-        let (ready, _) = self.carry.split_at(whole);
-        match self.encoding {
-            InputEncoding::Mulaw => self.decoded.extend(
-                ready
-                    .iter()
-                    .map(|&b| pcm::i16_to_f32(g711::mulaw_to_linear(b))),
-            ),
-            InputEncoding::Alaw => self.decoded.extend(
-                ready
-                    .iter()
-                    .map(|&b| pcm::i16_to_f32(g711::alaw_to_linear(b))),
-            ),
-            InputEncoding::Linear16 => {
-                pcm::s16le_to_f32_into(ready, &mut self.decoded);
-            }
-        }
-        self.carry.drain(..whole);
+        self.decoder.push(bytes, &mut self.decoded)?;
         let samples: &[f32] = if self.channels == 1 {
             &self.decoded
         } else {
@@ -186,8 +178,13 @@ mod tests {
     #[test]
     fn unsupported_rates_and_channels_are_typed_errors() {
         assert!(matches!(
-            AudioInput::new(InputEncoding::Mulaw, 11_025, 1),
-            Err(AudioInputError::UnsupportedRate(11_025))
+            AudioInput::new(InputEncoding::Mulaw, 7_999, 1),
+            Err(AudioInputError::UnsupportedRate(7_999))
+        ));
+        assert!(AudioInput::new(InputEncoding::Mulaw, 11_025, 1).is_ok());
+        assert!(matches!(
+            AudioInput::new(InputEncoding::Linear16, 48_001, 1),
+            Err(AudioInputError::UnsupportedRate(48_001))
         ));
         assert!(matches!(
             AudioInput::new(InputEncoding::Mulaw, 8_000, 0),

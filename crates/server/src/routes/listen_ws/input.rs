@@ -1,17 +1,20 @@
 //! The wire audio of one `/v1/listen` session: raw samples described by the
-//! query (`encoding`, `sample_rate`, `channels`), or a WAV stream whose
-//! header is read from the first bytes; split per channel when
-//! `multichannel=true`, hashed for `Metadata`. A header declaring more than
+//! query (`encoding`, `sample_rate`, `channels`), or a container recognised
+//! from the first bytes by `vocalis-audio`'s [`StreamDecoder`] — WAV, Ogg
+//! Opus (Firefox, `encoding=opus|ogg-opus`) or WebM Opus (Chrome's
+//! `MediaRecorder`) — whose decoded samples continue as 16-bit PCM at the
+//! stream's own rate; split per channel when `multichannel=true`, hashed
+//! for `Metadata`. A header declaring more than
 //! [`MAX_CHANNELS`] channels is undecodable (close 1008 `DATA-0000`), so a
 //! client cannot make the session build thousands of recognizers.
 
 use sha2::{Digest, Sha256};
-use vocalis_audio::wav_stream::{parse_stream_header, StreamSampleFormat};
+use vocalis_audio::StreamDecoder;
 use vocalis_inference::streaming::StreamingConfig;
 use vocalis_inference::vad::Vad;
 
 use crate::error::ApiError;
-use crate::session::audio_input::{AudioInput, InputEncoding};
+use crate::session::audio_input::{AudioInput, InputEncoding, ENGINE_RATE};
 use crate::session::stt_stream::{SttStream, SttStreamError};
 use crate::wire::deepgram::{ListenParams, MAX_CHANNELS};
 
@@ -73,9 +76,12 @@ pub fn raw_format(params: &ListenParams) -> Result<Option<StreamFormat>, ApiErro
         "linear16" | "pcm" | "pcm_s16le" => InputEncoding::Linear16,
         "mulaw" | "ulaw" => InputEncoding::Mulaw,
         "alaw" => InputEncoding::Alaw,
+        // Containerized: the stream's header says the rest.
+        "opus" | "ogg-opus" | "ogg_opus" | "webm-opus" => return Ok(None),
         other => {
             return Err(ApiError::InvalidPayload(format!(
-                "encoding `{other}` is not supported for live audio; use linear16, mulaw or alaw, or stream WAV"
+                "encoding `{other}` is not supported for live audio; use linear16, mulaw, alaw \
+                 or opus (Ogg or WebM), or stream WAV, Ogg Opus or WebM Opus without `encoding`"
             )))
         }
     };
@@ -99,7 +105,8 @@ pub fn raw_format(params: &ListenParams) -> Result<Option<StreamFormat>, ApiErro
 pub struct ChannelAudio {
     multichannel: bool,
     format: Option<StreamFormat>,
-    header: Vec<u8>,
+    /// Decodes a containerized stream (no raw `encoding`).
+    container: Option<StreamDecoder>,
     carry: Vec<u8>,
     hasher: Sha256,
     sample_frames: u64,
@@ -108,10 +115,13 @@ pub struct ChannelAudio {
 impl ChannelAudio {
     /// Bookkeeping for `params` (already validated by [`raw_format`]).
     pub fn new(params: &ListenParams) -> Self {
+        let format = raw_format(params).ok().flatten();
         Self {
             multichannel: params.multichannel,
-            format: raw_format(params).ok().flatten(),
-            header: Vec::new(),
+            format,
+            container: format
+                .is_none()
+                .then(|| StreamDecoder::sniffing(ENGINE_RATE)),
             carry: Vec::new(),
             hasher: Sha256::new(),
             sample_frames: 0,
@@ -143,48 +153,42 @@ impl ChannelAudio {
     /// recognizer (one entry, interleaved, unless channels are split).
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, InputError> {
         self.hasher.update(bytes);
-        let samples: Vec<u8> = if self.format.is_some() {
-            bytes.to_vec()
-        } else {
-            self.header.extend_from_slice(bytes);
-            match parse_stream_header(&self.header) {
-                Ok(None) => return Ok(Vec::new()),
-                Err(error) => {
-                    return Err(InputError::Undecodable(format!(
+        let samples: Vec<u8> = match self.container.as_mut() {
+            None => bytes.to_vec(),
+            Some(decoder) => {
+                let mut decoded = Vec::new();
+                decoder.push(bytes, &mut decoded).map_err(|error| {
+                    InputError::Undecodable(format!(
                         "{error}; pass `encoding` and `sample_rate` for raw audio"
-                    )))
-                }
-                Ok(Some(header)) => {
-                    if header.channels > MAX_CHANNELS {
+                    ))
+                })?;
+                let Some(info) = decoder.info() else {
+                    return Ok(Vec::new());
+                };
+                if self.format.is_none() {
+                    if info.channels > MAX_CHANNELS {
                         return Err(InputError::Undecodable(format!(
-                            "the WAV header declares {} channels; at most {MAX_CHANNELS} are supported",
-                            header.channels
+                            "the stream declares {} channels; at most {MAX_CHANNELS} are supported",
+                            info.channels
                         )));
                     }
-                    let encoding = match header.format {
-                        StreamSampleFormat::Pcm16 => InputEncoding::Linear16,
-                        StreamSampleFormat::Mulaw => InputEncoding::Mulaw,
-                        StreamSampleFormat::Alaw => InputEncoding::Alaw,
-                    };
                     let format = StreamFormat {
-                        encoding,
-                        rate: header.sample_rate,
-                        channels: header.channels,
-                        split: self.multichannel && header.channels > 1,
+                        encoding: InputEncoding::Linear16,
+                        rate: info.sample_rate,
+                        channels: info.channels,
+                        split: self.multichannel && info.channels > 1,
                     };
                     AudioInput::new(
-                        encoding,
+                        format.encoding,
                         format.rate,
                         if format.split { 1 } else { format.channels },
                     )
                     .map_err(|e| InputError::Undecodable(e.to_string()))?;
                     self.format = Some(format);
-                    let rest = self
-                        .header
-                        .split_off(header.data_offset.min(self.header.len()));
-                    self.header = Vec::new();
-                    rest
                 }
+                let mut pcm = Vec::with_capacity(decoded.len() * 2);
+                vocalis_audio::pcm::f32_to_s16le_into(&decoded, &mut pcm);
+                pcm
             }
         };
         let Some(format) = self.format else {
@@ -267,13 +271,24 @@ mod tests {
     #[test]
     fn other_containers_are_undecodable() {
         let mut audio = ChannelAudio::new(&params(""));
-        assert!(audio.push(b"OggS\0\x02\0\0\0\0\0\0").is_err());
+        assert!(audio.push(b"ID3\x04\0\0\0\0\0\0 an MP3 file").is_err());
+        // An Ogg page of another codec is refused by name.
+        let mut page = b"OggS\0\x02".to_vec();
+        page.extend_from_slice(&[0; 20]);
+        page.extend_from_slice(&[1, 30]);
+        page.extend_from_slice(b"\x01vorbis");
+        page.extend_from_slice(&[0; 23]);
+        let mut audio = ChannelAudio::new(&params(""));
+        let error = audio.push(&page).unwrap_err();
+        assert!(error.to_string().contains("Vorbis"), "{error}");
     }
 
     #[test]
     fn bad_raw_parameters_are_400s() {
-        assert!(raw_format(&params("encoding=opus&sample_rate=48000")).is_err());
         assert!(raw_format(&params("encoding=mulaw")).is_err());
-        assert!(raw_format(&params("encoding=mulaw&sample_rate=11025")).is_err());
+        assert!(raw_format(&params("encoding=mulaw&sample_rate=7000")).is_err());
+        assert!(raw_format(&params("encoding=mulaw&sample_rate=11025")).is_ok());
+        assert!(raw_format(&params("encoding=opus")).unwrap().is_none());
+        assert!(raw_format(&params("encoding=flac&sample_rate=16000")).is_err());
     }
 }
