@@ -6,9 +6,9 @@
 // own voice, padded with silence, looped). The test enters a wrong key and
 // then the right one, streams the microphone to /ws/stt and waits for a
 // final with the spoken words, speaks text over /ws/tts and waits until
-// audio has played, uploads the WAV for file transcription, and fails if the
-// page made any request outside the server's origin. Screenshots go to
-// ARTIFACTS.
+// audio has played, uploads the WAV and a clip from the browser's recorder
+// for file transcription, and fails if the page made any request outside
+// the server's origin. Screenshots go to ARTIFACTS.
 //
 // Environment: VOCALIS_URL, VOCALIS_KEY, VOCALIS_DEV_KEY_PATH, SPEECH_WAV,
 // SPEECH_TEXT, ARTIFACTS, CHROMIUM, BROWSER_NODE (where playwright-core is
@@ -166,11 +166,40 @@ test('playground page in headless Chromium', { timeout: 180_000 }, async (t) => 
     await shot('05-file');
   });
 
+  await t.test("a clip from the browser's own recorder (WebM/Ogg Opus) is transcribed", async () => {
+    await page.click('#rec-start');
+    // One loop of the fake microphone is 0.5 s + the sentence + 2 s; 11 s
+    // holds at least one whole sentence wherever the loop is.
+    await page.waitForFunction(() => Number(document.getElementById('rec-time').dataset.seconds) >= 11, null, { timeout: 30_000 });
+    await page.click('#rec-stop');
+    await page.locator('#file-status').filter({ hasText: 'recording.' }).waitFor();
+    await page.click('#file-go');
+    await page.locator('#file-status').filter({ hasText: 'Done' }).waitFor({ timeout: 60_000 });
+    const text = await page.locator('#file-text').textContent();
+    const { found, expected } = recalled(text);
+    assert.ok(found.length >= Math.ceil(expected.length / 2), `heard ${found} of ${expected} in “${text}”`);
+    await shot('06-recorder');
+  });
+
+  await t.test('every control has a label and the keyboard reaches the microphone', async () => {
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => !el.labels?.length && !el.getAttribute('aria-label'))
+      .map((el) => el.id));
+    assert.deepEqual(unlabelled, []);
+    await page.focus('#api-key');
+    let reached = false;
+    for (let i = 0; i < 8 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement.id === 'mic-start');
+    }
+    assert.ok(reached, 'Tab from the key field reaches "Start microphone"');
+  });
+
   await t.test('a phone-sized screen shows the page without sideways scrolling', async () => {
     await page.setViewportSize({ width: 375, height: 740 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
-    await shot('06-phone');
+    await shot('07-phone');
   });
 
   await t.test('every request stayed on the server and the page logged no errors', () => {

@@ -234,6 +234,15 @@ function liveMessage(event) {
   }
 }
 
+const MIC_UNAVAILABLE = 'This page cannot use the microphone here: browsers allow it only on https or on localhost / 127.0.0.1.';
+
+function micError(e) {
+  if (e.name === 'NotAllowedError' || e.name === 'SecurityError') {
+    return 'Microphone access was refused. Allow the microphone for this site (the icon in the address bar), then try again.';
+  }
+  return e.name === 'NotFoundError' ? 'No microphone was found.' : `The microphone could not be opened (${e.name}).`;
+}
+
 function releaseMic() {
   if (live.node) live.node.port.onmessage = null;
   if (live.stream) live.stream.getTracks().forEach((t) => t.stop());
@@ -249,7 +258,7 @@ async function startMic() {
   const status = $('mic-status');
   if (!apiKey()) { setStatus(status, 'Enter an API key first.', 'error'); return; }
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.AudioWorkletNode) {
-    setStatus(status, 'This page cannot use the microphone here: browsers allow it only on https or on localhost / 127.0.0.1.', 'error');
+    setStatus(status, MIC_UNAVAILABLE, 'error');
     return;
   }
   $('mic-start').disabled = true;
@@ -260,10 +269,7 @@ async function startMic() {
     });
   } catch (e) {
     releaseMic();
-    const refused = e.name === 'NotAllowedError' || e.name === 'SecurityError';
-    setStatus(status, refused
-      ? 'Microphone access was refused. Allow the microphone for this site (the icon in the address bar), then press Start again.'
-      : e.name === 'NotFoundError' ? 'No microphone was found.' : `The microphone could not be opened (${e.name}).`, 'error');
+    setStatus(status, micError(e), 'error');
     return;
   }
   try {
@@ -421,6 +427,62 @@ async function downloadSubtitles(format) {
     setStatus(status, e.message, 'error');
   }
 }
+
+// The browser's own recorder (WebM or Ogg Opus), uploaded like any file.
+const recorder = { media: null, stream: null, timer: null, started: 0 };
+
+async function startRecording() {
+  const status = $('file-status');
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
+    setStatus(status, MIC_UNAVAILABLE, 'error');
+    return;
+  }
+  $('rec-start').disabled = true;
+  try {
+    recorder.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    $('rec-start').disabled = false;
+    setStatus(status, micError(e), 'error');
+    return;
+  }
+  const type = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm']
+    .find((t) => MediaRecorder.isTypeSupported(t));
+  const media = new MediaRecorder(recorder.stream, type ? { mimeType: type } : {});
+  const chunks = [];
+  media.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+  media.onstop = () => {
+    clearInterval(recorder.timer);
+    recorder.stream.getTracks().forEach((t) => t.stop());
+    const mime = media.mimeType || type || 'audio/webm';
+    const ext = mime.includes('ogg') ? 'ogg' : 'webm';
+    const file = new File(chunks, `recording.${ext}`, { type: mime });
+    const preview = $('rec-preview');
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+    $('file-input').value = '';
+    chooseFile(file);
+    $('rec-start').disabled = false;
+    $('rec-stop').disabled = true;
+  };
+  recorder.media = media;
+  recorder.started = performance.now();
+  media.start(250);
+  $('rec-stop').disabled = false;
+  setStatus(status, 'Recording…');
+  const tick = () => {
+    const s = (performance.now() - recorder.started) / 1000;
+    $('rec-time').textContent = `${s.toFixed(0)} s recorded`;
+    $('rec-time').dataset.seconds = s.toFixed(1);
+  };
+  tick();
+  recorder.timer = setInterval(tick, 250);
+}
+
+$('rec-start').addEventListener('click', startRecording);
+$('rec-stop').addEventListener('click', () => {
+  if (recorder.media && recorder.media.state !== 'inactive') recorder.media.stop();
+});
 
 $('file-input').addEventListener('change', (e) => chooseFile(e.target.files[0]));
 $('file-go').addEventListener('click', transcribeFile);
