@@ -202,6 +202,32 @@ test('playground page in headless Chromium', { timeout: 180_000 }, async (t) => 
     await shot('07-phone');
   });
 
+  await t.test('a refused microphone and a busy server are explained', async () => {
+    // A second tab where the browser refuses the microphone and the server
+    // answers uploads with 503, as it does when every worker is taken.
+    const other = await context.newPage();
+    await other.addInitScript(() => {
+      navigator.mediaDevices.getUserMedia = async () => {
+        throw new DOMException('Permission denied', 'NotAllowedError');
+      };
+    });
+    await other.route('**/v1/audio/transcriptions', (route) => route.fulfill({
+      status: 503,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'busy', message: 'every speech worker is busy' } }),
+    }));
+    other.on('request', (r) => note(r.url()));
+    await other.goto(url);
+    await other.locator('#key-status').filter({ hasText: 'Key accepted' }).waitFor();
+    await other.click('#mic-start');
+    await other.locator('#mic-status').filter({ hasText: 'Microphone access was refused' }).waitFor();
+    await other.setInputFiles('#file-input', wav);
+    await other.click('#file-go');
+    await other.locator('#file-status').filter({ hasText: 'The server is busy (503)' }).waitFor();
+    await other.screenshot({ path: path.join(artifacts, '08-refused-and-busy.png'), fullPage: true });
+    await other.close();
+  });
+
   await t.test('every request stayed on the server and the page logged no errors', () => {
     assert.ok(requests.length > 5, `requests seen: ${requests.length}`);
     assert.deepEqual(outside, []);
