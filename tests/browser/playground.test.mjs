@@ -148,6 +148,10 @@ test('playground page in headless Chromium', { timeout: 180_000 }, async (t) => 
     const first = await page.locator('#tts-first').getAttribute('data-ms');
     assert.ok(first !== null && Number(first) > 0, `time to first audio shown: ${first}`);
     await shot('04-tts');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#tts-download')]);
+    const wavBytes = fs.readFileSync(await download.path());
+    assert.equal(wavBytes.subarray(0, 4).toString(), 'RIFF');
+    assert.ok(wavBytes.length > 44 + 22050, `downloaded WAV of ${wavBytes.length} bytes`);
   });
 
   await t.test('an uploaded file is transcribed with segments and word timings', async () => {
