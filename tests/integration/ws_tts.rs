@@ -3,7 +3,8 @@
 //! framing, speech that Whisper transcribes back to the text, barge-in with
 //! `clear`, the 60db context dialect, billing and the usage ledger, and every
 //! error and close path (401 before the upgrade, recoverable errors, 1008,
-//! 1009, 1011, and a client that stops reading).
+//! 1009, 1011, and a client that stops reading). [`first_audio`]: a long
+//! first sentence is spoken clause first, without a seam.
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 use vocalis_audio::{decode_raw, RawEncoding};
 
 use crate::support::{dev_key, vocalis, wer, ServerProcess, Socket};
+
+mod first_audio;
 
 const FIRST: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
 const SECOND: &str = "Please call me back tomorrow morning after nine o'clock.";
