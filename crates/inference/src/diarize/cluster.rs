@@ -82,6 +82,43 @@ pub fn agglomerative(items: &[Vec<f32>], config: ClusterConfig) -> Vec<usize> {
         .collect()
 }
 
+/// Merges clusters with fewer than `share` of the items (or a single item)
+/// into the cluster of the nearest centroid, smallest first, while more than
+/// `min_clusters` remain; labels are renumbered by first appearance.
+pub fn absorb_small(items: &[Vec<f32>], labels: &mut [usize], min_clusters: usize, share: f64) {
+    let limit = ((items.len() as f64 * share).ceil() as usize).max(2);
+    loop {
+        let k = labels.iter().max().map_or(0, |m| m + 1);
+        if k <= min_clusters.max(1) {
+            break;
+        }
+        let mut sizes = vec![0usize; k];
+        labels.iter().for_each(|&l| sizes[l] += 1);
+        let Some(small) = (0..k)
+            .filter(|&c| sizes[c] < limit)
+            .min_by_key(|&c| sizes[c])
+        else {
+            break;
+        };
+        let cents = centroids(items, labels);
+        let target = (0..k)
+            .filter(|&c| c != small)
+            .max_by(|&a, &b| {
+                cosine(&cents[small], &cents[a]).total_cmp(&cosine(&cents[small], &cents[b]))
+            })
+            .unwrap_or(small);
+        let mut ids: Vec<Option<usize>> = vec![None; k];
+        let mut next = 0;
+        for l in labels.iter_mut() {
+            let merged = if *l == small { target } else { *l };
+            *l = *ids[merged].get_or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+        }
+    }
+}
+
 /// Mean of each cluster's members, unit length.
 pub fn centroids(items: &[Vec<f32>], labels: &[usize]) -> Vec<Vec<f32>> {
     let k = labels.iter().max().map_or(0, |m| m + 1);
@@ -132,5 +169,22 @@ mod tests {
             ..config
         };
         assert_eq!(agglomerative(&items, four), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn lone_outliers_join_their_nearest_cluster() {
+        let mut items = vec![unit(&[1.0, 0.0, 0.0]); 10];
+        items.push(unit(&[0.6, 0.8, 0.0]));
+        items.extend(vec![unit(&[0.0, 0.0, 1.0]); 10]);
+        let mut labels = vec![0; 10];
+        labels.push(1);
+        labels.extend(vec![2; 10]);
+        absorb_small(&items, &mut labels, 1, 0.08);
+        assert_eq!(labels[10], 0);
+        assert_eq!(labels.iter().max(), Some(&1));
+        // A required minimum keeps it apart.
+        let mut kept = vec![0, 1, 2];
+        absorb_small(&items[9..12], &mut kept, 3, 0.5);
+        assert_eq!(kept, vec![0, 1, 2]);
     }
 }

@@ -62,6 +62,10 @@ pub struct DiarizeOptions {
     /// Most windows embedded per request (default 600): bounds the clustering's
     /// quadratic memory and cubic time.
     pub max_windows: usize,
+    /// A cluster holding less than this share of the windows (default 0.08,
+    /// and always a lone window) joins its nearest neighbour: a voice heard
+    /// for a moment is an outlier of another speaker more often than a speaker.
+    pub min_cluster_share: f64,
 }
 
 impl Default for DiarizeOptions {
@@ -72,6 +76,7 @@ impl Default for DiarizeOptions {
             threshold: 0.30,
             hop_s: 0.4,
             max_windows: 600,
+            min_cluster_share: 0.08,
         }
     }
 }
@@ -187,6 +192,12 @@ impl Diarizer {
             max_clusters: options.max_speakers.max(1),
         };
         let mut labels = cluster::agglomerative(&embeddings, config);
+        cluster::absorb_small(
+            &embeddings,
+            &mut labels,
+            options.min_speakers.max(1),
+            options.min_cluster_share,
+        );
         // One pass of re-assignment to the nearest centroid cleans up windows
         // that average linkage attached to the wrong side early.
         let centroids = cluster::centroids(&embeddings, &labels);
