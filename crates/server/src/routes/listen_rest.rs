@@ -74,6 +74,14 @@ fn warning(parameter: &str, message: String) -> Warning {
 
 /// The raw format named by `encoding` + `sample_rate` (+ `channels`).
 fn raw_format(params: &ListenParams, encoding: &str) -> Result<AudioFormat, ApiError> {
+    // Deepgram's containerized encodings: the container says the rest.
+    match encoding {
+        "opus" | "ogg-opus" | "ogg_opus" | "webm-opus" => {
+            return Ok(AudioFormat::Container(Some("ogg")))
+        }
+        "flac" => return Ok(AudioFormat::Container(Some("flac"))),
+        _ => {}
+    }
     let encoding = match encoding {
         "linear16" | "pcm" | "pcm_s16le" => RawEncoding::Linear16,
         "mulaw" | "ulaw" => RawEncoding::Mulaw,
@@ -81,7 +89,8 @@ fn raw_format(params: &ListenParams, encoding: &str) -> Result<AudioFormat, ApiE
         other => {
             return Err(ApiError::InvalidPayload(format!(
                 "encoding `{other}` is not supported; raw audio may be linear16, mulaw or alaw, \
-                 and containerized audio (WAV, MP3, FLAC, OGG) needs no encoding parameter"
+                 and containerized audio (WAV, MP3, FLAC, Ogg, WebM, MP4/M4A; encoding opus, \
+                 ogg-opus or flac) needs no sample_rate"
             )))
         }
     };

@@ -53,7 +53,8 @@ const OPENAI_VOICES: [&str; 13] = [
 ];
 
 /// The output formats, for error messages.
-const FORMATS: &str = "mp3, wav, pcm (24 kHz s16le), linear16, mulaw, alaw";
+const FORMATS: &str =
+    "mp3, wav, pcm (24 kHz s16le), linear16, mulaw, alaw, opus (Ogg, 48 kHz), flac";
 
 /// Encoded audio chunks in flight between the worker and the connection.
 const CHANNEL_CHUNKS: usize = 4;
@@ -157,7 +158,8 @@ async fn prepare(state: &AppState, request: Request) -> Result<Plan, ApiError> {
     if !format.supports_rate(rate) {
         return Err(ApiError::Unprocessable(format!(
             "sample_rate {rate} is not available for {format} (8000 to 48000 Hz; mp3: 8000, \
-             11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000)"
+             11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000; opus: 8000, 12000, \
+             16000, 24000 or 48000)"
         )));
     }
     let speed = match request.speed {
@@ -271,6 +273,8 @@ fn output_format(
         "pcm" | "linear16" | "pcm16" | "l16" | "s16le" => (OutputFormat::Pcm16, 24_000),
         "mulaw" | "ulaw" | "pcmu" => (OutputFormat::Mulaw, 8_000),
         "alaw" | "pcma" => (OutputFormat::Alaw, 8_000),
+        "opus" | "ogg_opus" | "ogg-opus" => (OutputFormat::Opus, 48_000),
+        "flac" => (OutputFormat::Flac, voice_rate),
         other => {
             return Err(ApiError::InvalidPayload(format!(
                 "unsupported format `{other}`; supported: {FORMATS}"
@@ -515,7 +519,9 @@ mod tests {
         );
         assert_eq!(f(Some("MP3"), Some("mp3")).unwrap().0, OutputFormat::Mp3);
         assert!(f(Some("mp3"), Some("wav")).is_err());
-        let err = f(None, Some("opus")).unwrap_err();
+        assert_eq!(f(None, Some("opus")).unwrap(), (OutputFormat::Opus, 48_000));
+        assert_eq!(f(None, Some("flac")).unwrap(), (OutputFormat::Flac, 22_050));
+        let err = f(None, Some("aac")).unwrap_err();
         assert!(err.to_string().contains("mp3, wav"), "{err}");
         assert_eq!(
             output_format(None, None, 16_000).unwrap(),

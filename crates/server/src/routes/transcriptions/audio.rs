@@ -12,7 +12,8 @@
 //! splits the input first: WAV files are rewritten as one mono WAV per
 //! channel (same sample format, so `vocalis-audio` still does all the
 //! validation) and raw audio is de-interleaved. Compressed files (MP3,
-//! FLAC, OGG) are mixed, and the caller is told so.
+//! FLAC, Ogg Vorbis/Opus, WebM Opus, MP4/M4A AAC) are mixed, and the caller
+//! is told so.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +37,8 @@ pub(crate) const MAX_CHANNELS: usize = crate::wire::deepgram::MAX_CHANNELS as us
 pub(crate) const DECODE_SLOT_WAIT: Duration = Duration::from_secs(2);
 
 /// The accepted types, for error messages.
-pub(crate) const SUPPORTED: &str = "WAV, MP3, FLAC or OGG files, or raw audio/mulaw;rate=8000, \
+pub(crate) const SUPPORTED: &str = "WAV, MP3, FLAC, Ogg (Vorbis, Opus), WebM (Opus) or \
+     MP4/M4A (AAC) files, or raw audio/mulaw;rate=8000, \
      audio/alaw;rate=8000 or audio/L16;rate=16000 (16-bit little-endian)";
 
 /// How the uploaded bytes are to be read.
@@ -130,6 +132,10 @@ impl AudioFormat {
                 Self::Container(Some("ogg"))
             }
             "application/octet-stream" | "audio/*" | "*/*" | "binary/octet-stream" => {
+                Self::Container(None)
+            }
+            // Browser recordings are often labelled as video.
+            "video/webm" | "video/mp4" | "video/x-matroska" | "video/quicktime" => {
                 Self::Container(None)
             }
             "audio/mulaw" | "audio/x-mulaw" | "audio/basic" | "audio/pcmu" | "audio/ulaw"
