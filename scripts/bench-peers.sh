@@ -5,7 +5,7 @@
 #
 #   scripts/bench-peers.sh            # everything; results in target/bench-results/
 #
-# Environment: BENCH_REPS (3), BENCH_BASE (1: also the base model), BENCH_CLI (1:
+# Environment: BENCH_REPS (3), BENCH_TTFA_RUNS (25), BENCH_BASE (1: also the base model), BENCH_CLI (1:
 # hyperfine end-to-end tables), BENCH_IDLE_TIMEOUT (300: seconds to wait for
 # the CPUs to go idle before each timed phase), BENCH_RETRIES (30: a single
 # measurement during which other processes used > 5% of the CPUs is repeated;
@@ -58,10 +58,10 @@ if [ "$WITH_BASE" = 1 ] && [ ! -f "$MODELS/base/ggml-model.bin" ]; then
     WITH_BASE=0
 fi
 
-if ! "$VENV/bin/python" -c 'import faster_whisper, piper, jiwer' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import faster_whisper, piper, jiwer, websockets' 2>/dev/null; then
     say "creating the peer venv $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet faster-whisper==1.2.1 piper-tts==1.8.0 jiwer==4.0.0
+    "$VENV/bin/pip" install --quiet faster-whisper==1.2.1 piper-tts==1.8.0 jiwer==4.0.0 websockets==15.0.1
 fi
 PY="$VENV/bin/python"
 
@@ -201,6 +201,10 @@ phase "vocalis piper 2t spinning" "$PEERS" tts "$T" "$OUT/tts-vocalis-2t-spin.js
     reps="$REPS" label="Vocalis Piper, 2 threads, intra-op spinning on"
 phase "piper-tts default session" "$PY" benches/peers/piper_bench.py "$T" "$OUT/tts-piper-default.json" \
     --voice "$ONNX" --threads 0 --reps "$REPS" --label "piper-tts, default session (PiperVoice.load)"
+# Time to first audio over /ws/tts (the server as shipped, μ-law 8 kHz) against
+# piper-tts in process, the arms interleaved run by run (BENCH_TTFA_RUNS, 25).
+phase "ws/tts first audio vs piper-tts" "$PY" benches/peers/ws_tts_ttfa.py "$OUT/ws-tts-ttfa.json" \
+    --voice "$ONNX" --server "vocalis=$VOCALIS" --runs "${BENCH_TTFA_RUNS:-25}" >"$OUT/ws-tts-ttfa.md"
 
 # --- end to end CLI (process start + load + one request) ------------------------
 if [ "$HYPERFINE" = 1 ]; then
