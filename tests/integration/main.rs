@@ -21,6 +21,8 @@
 //!   `server_busy`), stalled speech clients, memory of idle WebSockets.
 //! - [`security`]: secure defaults: developer key only on loopback, private
 //!   data dir, no key echoed as a subprotocol, `metrics_auth`.
+//! - [`telephony`]: Twilio Media Streams, jambonz custom speech (STT and
+//!   TTS), FreeSWITCH mod_audio_fork and Asterisk chan_websocket clients.
 //! - [`ws_stt`]: the 60db live transcription WebSocket with real speech.
 //! - [`ws_tts`]: the 60db streaming synthesis WebSocket, both dialects, with Whisper checking the audio.
 //! - [`rest_email`]: `/v1/email/send` against a tiny SMTP server on 127.0.0.1.

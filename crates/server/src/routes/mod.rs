@@ -7,6 +7,7 @@ pub mod listen_ws;
 pub mod metrics;
 pub(crate) mod rest;
 pub mod speech;
+pub mod telephony;
 pub mod transcriptions;
 pub mod usage;
 pub mod voices;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(speech::routes())
         .merge(email::routes(&state.config))
         .merge(ws_stt::routes())
+        .merge(telephony::routes())
         .merge(listen_ws::routes())
         .merge(ws_tts::routes())
         .merge(voices::routes())

@@ -31,11 +31,12 @@ use tracing::Instrument as _;
 use vocalis_inference::streaming::{StreamEvent, StreamingConfig};
 use vocalis_inference::stt::TranscribeOptions;
 
-use crate::auth::{Authenticated, Credential, Principal};
+use crate::auth::{Credential, Principal};
 use crate::billing::{Committed, Meter, Service};
 use crate::engine::Engines;
 use crate::error::{ApiError, SessionClose};
 use crate::metrics::{Metrics, Route};
+use crate::routes::telephony::MaybeAuthenticated;
 use crate::server::AppState;
 use crate::session::live::{json, Core, Dialect, End, Frame, Limits, Outbox, PoolStream};
 use crate::session::pacing::Pacer;
@@ -51,10 +52,28 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
-    caller: Authenticated,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
     RawQuery(query): RawQuery,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // No credential at all: only Twilio, whose key arrives in its `start`.
+    let Some(caller) = caller else {
+        let upgrade = match crate::routes::telephony::prepare(&state, None, upgrade).await {
+            Ok(upgrade) => upgrade,
+            Err(refused) => return refused,
+        };
+        let tasks = state.tasks.clone();
+        return upgrade.on_upgrade(move |socket| {
+            let session = crate::routes::telephony::serve_twilio(
+                socket,
+                state,
+                None,
+                "/v1/listen",
+                Vec::new(),
+            );
+            tasks.track_future(session)
+        });
+    };
     let params = match ListenParams::from_query(query.as_deref()) {
         Ok(params) => params,
         Err(error) => return ApiError::InvalidPayload(error.to_string()).into_response(),

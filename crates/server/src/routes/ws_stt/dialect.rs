@@ -31,7 +31,7 @@ enum ImplicitStart {
 }
 
 /// One `/ws/stt` session's 60db translation state.
-pub(super) struct SixtyDb {
+pub(crate) struct SixtyDb {
     engines: Arc<Engines>,
     metrics: Arc<Metrics>,
     pacer: Pacer,
@@ -40,7 +40,7 @@ pub(super) struct SixtyDb {
     implicit_start: ImplicitStart,
 }
 
-pub(super) fn error(code: &'static str, message: impl Into<String>) -> axum::extract::ws::Message {
+pub(crate) fn error(code: &'static str, message: impl Into<String>) -> axum::extract::ws::Message {
     json(&SttServerMessage::Error {
         code,
         error: message.into(),
@@ -48,7 +48,7 @@ pub(super) fn error(code: &'static str, message: impl Into<String>) -> axum::ext
 }
 
 impl SixtyDb {
-    pub(super) fn new(
+    pub(crate) fn new(
         engines: Arc<Engines>,
         metrics: Arc<Metrics>,
         pacer: Pacer,
@@ -231,7 +231,7 @@ impl Dialect<PoolStream> for SixtyDb {
 
 /// The 60db goodbye: an `error` for an abnormal end (not on shutdown), the
 /// `session_stopped` billing summary, and the close.
-pub(super) fn farewell(
+pub(crate) fn farewell(
     end: &End,
     committed: Option<&Committed>,
     out: &mut Outbox,

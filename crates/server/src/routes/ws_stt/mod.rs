@@ -12,21 +12,23 @@
 //! - [`events`]: engine events to wire messages.
 //! - [`dialect`]: 60db frames to and from the core.
 
-mod dialect;
+pub(crate) mod dialect;
 pub(crate) mod events;
 pub mod start;
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::{IntoResponse as _, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tracing::Instrument as _;
 
-use crate::auth::{Authenticated, Credential, Principal};
+use crate::auth::Principal;
 use crate::billing::{Meter, Service};
 use crate::error::SessionClose;
 use crate::metrics::Route;
+use crate::routes::telephony::detect::{Detecting, Switch};
+use crate::routes::telephony::MaybeAuthenticated;
 use crate::server::AppState;
 use crate::session::live::{json, Core, Limits, Transport};
 use crate::session::socket::unix_ms;
@@ -39,20 +41,27 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Accepts the upgrade once the caller is authenticated (a bad credential
-/// has already been answered with 401 by the extractor).
+/// has already been answered with 401 by the extractor). A request with no
+/// credential at all is upgraded for Twilio Media Streams only, whose API
+/// key arrives in `start.customParameters`.
 async fn upgrade(
     State(state): State<AppState>,
-    caller: Authenticated,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(refused) = state.ledger.ensure_writable().await {
-        return refused.into_response();
-    }
-    let mut upgrade = crate::session::socket::limit_upgrade(upgrade, &state.config);
-    if let Credential::Subprotocol { protocol, .. } = &caller.credential {
-        upgrade = upgrade.protocols([protocol.clone()]);
-    }
+    let upgrade = match crate::routes::telephony::prepare(&state, caller.as_ref(), upgrade).await {
+        Ok(upgrade) => upgrade,
+        Err(refused) => return refused,
+    };
     let tasks = state.tasks.clone();
+    // No credential at all: only Twilio, whose key arrives in its `start`.
+    let Some(caller) = caller else {
+        return upgrade.on_upgrade(move |socket| {
+            let session =
+                crate::routes::telephony::serve_twilio(socket, state, None, "/ws/stt", Vec::new());
+            tasks.track_future(session)
+        });
+    };
     let session_id = crate::billing::new_session_id("stt");
     let principal = caller.principal;
     let span = tracing::info_span!("ws_stt", session_id = %session_id, tenant = %principal.tenant,
@@ -116,12 +125,19 @@ async fn run(mut socket: WebSocket, state: AppState, principal: Principal, sessi
     }
 
     let core = Core::new(meter, Limits::from_config(&state.config), metrics.clone());
-    let mut dialect = dialect::SixtyDb::new(
+    let sixtydb = dialect::SixtyDb::new(
         state.engines.clone(),
         metrics.clone(),
         state.live_pacer(),
-        session_id,
+        session_id.clone(),
     );
+    let tts_meter: crate::routes::telephony::twilio::MeterFactory = {
+        let (ledger, prices) = (state.ledger.clone(), state.prices());
+        let id = format!("{session_id}_speech");
+        Box::new(move || Meter::start(&ledger, prices, &principal, Service::Tts, "/ws/stt", id))
+    };
+    let switch = Switch::new(state.clone(), tts_meter);
+    let mut dialect = Detecting::new(sixtydb, switch);
     core.run(&mut dialect, &mut socket, &state.shutdown).await;
 }
 
