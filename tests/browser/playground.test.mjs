@@ -223,6 +223,9 @@ test('playground page in headless Chromium', { timeout: 180_000 }, async (t) => 
     other.on('request', (r) => note(r.url()));
     await other.goto(url);
     await other.locator('#key-status').filter({ hasText: 'Key accepted' }).waitFor();
+    // With a stored key the status panel still connects (no subprotocol
+    // offered unless the server asks for a key on /ws/health).
+    await other.locator('#h-workers').filter({ hasText: 'busy' }).waitFor({ timeout: 10_000 });
     await other.click('#mic-start');
     await other.locator('#mic-status').filter({ hasText: 'Microphone access was refused' }).waitFor();
     await other.setInputFiles('#file-input', wav);

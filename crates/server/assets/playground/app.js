@@ -687,16 +687,24 @@ function showHealth(report) {
   $('h-workers').textContent = `${report.workers.busy} of ${report.workers.total} busy, ${report.workers.queued} queued`;
 }
 
+// /ws/health needs no key unless the server sets `metrics_auth`; a browser
+// fails a handshake that offered subprotocols the server did not select, so
+// connect without the key first and offer it only if that is refused.
+let healthWithKey = false;
+
 function connectHealth() {
   if (health && health.readyState <= WebSocket.OPEN) return;
   clearTimeout(healthRetry);
   let ws;
   try {
-    ws = new WebSocket(`${wsBase}/ws/health`, keyProtocols(apiKey()));
+    ws = new WebSocket(`${wsBase}/ws/health`, healthWithKey ? keyProtocols(apiKey()) : []);
   } catch {
+    healthWithKey = false;
     ws = new WebSocket(`${wsBase}/ws/health`);
   }
   health = ws;
+  let opened = false;
+  ws.onopen = () => { opened = true; };
   ws.onmessage = (event) => {
     try {
       const report = JSON.parse(event.data);
@@ -704,8 +712,10 @@ function connectHealth() {
     } catch { /* ignore */ }
   };
   ws.onclose = () => {
-    $('h-status').textContent = 'disconnected; reconnecting…';
-    healthRetry = setTimeout(connectHealth, 5000);
+    if (!opened && apiKey()) healthWithKey = !healthWithKey;
+    $('h-status').textContent = opened ? 'disconnected; reconnecting…' : 'unavailable; retrying…';
+    // A refusal without the key is retried at once with it.
+    healthRetry = setTimeout(connectHealth, !opened && healthWithKey ? 200 : 5000);
   };
 }
 
