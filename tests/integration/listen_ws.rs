@@ -236,7 +236,8 @@ async fn undecodable_audio_closes_1008_data_0000() {
     let mut socket = connect(&server, &dev_key(data.path()), "").await;
     socket
         .send(Message::Binary(
-            b"OggS\0\x02 definitely not wav".to_vec().into(),
+            // FLAC is a file format, not one of the live containers.
+            b"fLaC\0\0\0\x22 definitely not a live stream".to_vec().into(),
         ))
         .await
         .unwrap();

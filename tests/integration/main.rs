@@ -7,6 +7,8 @@
 //! - [`auth`]: 401s for missing, wrong and revoked credentials.
 //! - [`bad_files`]: FLAC bomb (peak RSS checked), broken WAV/MP3/text uploads,
 //!   a 65 535-channel live WAV header: stable errors, server stays healthy.
+//! - [`browser_audio`]: WebM/Opus, Ogg/Opus, MP4/M4A (AAC) and FLAC from
+//!   ffmpeg on both REST routes and live `/v1/listen`; Ogg Opus and FLAC speech.
 //! - [`bad_frames`]: malformed WebSocket frames, bad JWTs and a 20 MB header.
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
@@ -42,6 +44,7 @@
 mod auth;
 mod bad_files;
 mod bad_frames;
+mod browser_audio;
 mod credit;
 mod deploy;
 mod deploy;
