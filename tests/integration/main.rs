@@ -10,6 +10,8 @@
 //! - [`browser_audio`]: WebM/Opus, Ogg/Opus, MP4/M4A (AAC) and FLAC from
 //!   ffmpeg on both REST routes and live `/v1/listen`; Ogg Opus and FLAC speech.
 //! - [`bad_frames`]: malformed WebSocket frames, bad JWTs and a 20 MB header.
+//! - [`deepgram_semantics`]: `POST /v1/listen` utterances, warnings for
+//!   unsupported features, Deepgram's error body.
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
 //! - [`faults`]: vanished clients, panicking sessions, missing or damaged models.
@@ -27,6 +29,8 @@
 //!   TTS), FreeSWITCH mod_audio_fork and Asterisk chan_websocket clients.
 //! - [`ws_stt`]: the 60db live transcription WebSocket with real speech.
 //! - [`ws_tts`]: the 60db streaming synthesis WebSocket, both dialects, with Whisper checking the audio.
+//! - [`openai_semantics`]: OpenAI's SSE transcription and speech streams
+//!   and its error body on every error path.
 //! - [`rest_email`]: `/v1/email/send` against a tiny SMTP server on 127.0.0.1.
 //! - [`rest_speech`]: `/v1/audio/speech` formats, errors, chunked streaming.
 //! - [`rest_transcriptions`]: `/v1/audio/transcriptions` and pre-recorded `/v1/listen`.
@@ -46,6 +50,7 @@ mod bad_files;
 mod bad_frames;
 mod browser_audio;
 mod credit;
+mod deepgram_semantics;
 mod deploy;
 mod deploy;
 mod faults;
@@ -57,6 +62,7 @@ mod limits;
 mod listen_ws;
 mod loadgen;
 mod long_audio;
+mod openai_semantics;
 mod pg_cluster;
 mod playground;
 mod postgres;

@@ -19,14 +19,15 @@ use vocalis_audio::RawEncoding;
 
 use super::rest::{content_type, media_type, read_body, with_request_id, RequestMeter};
 use super::transcriptions::audio::{self, AudioFormat};
-use super::transcriptions::stt;
+use super::transcriptions::{stt, utterances};
 use crate::auth::Authenticated;
 use crate::billing::Service;
 use crate::error::ApiError;
 use crate::metrics::Route;
 use crate::server::AppState;
 use crate::wire::deepgram::{
-    new_request_id, rfc3339_now, sha256_hex, utterances, ListenParams, Warning, DEFAULT_UTT_SPLIT_S,
+    new_request_id, rfc3339_now, sha256_hex, utterances as wire_utterances, ListenParams, Warning,
+    DEFAULT_UTT_SPLIT_S,
 };
 
 /// Route of this endpoint in the ledger.
@@ -165,6 +166,12 @@ async fn transcribe(
         ));
     }
 
+    let split = params.utt_split.unwrap_or(DEFAULT_UTT_SPLIT_S);
+    let pauses = if params.utterances {
+        utterances::pauses(state, &decoded.tracks, split).await
+    } else {
+        Vec::new()
+    };
     let options = stt::options(language, params.prompt(), 0.0, true);
     let transcripts = stt::transcribe_tracks(state, decoded.tracks, &options).await?;
     let billed = decoded.duration_s * transcripts.len() as f64;
@@ -184,8 +191,13 @@ async fn transcribe(
         },
     );
     if params.utterances {
-        let split = params.utt_split.unwrap_or(DEFAULT_UTT_SPLIT_S);
-        body.results.utterances = Some(utterances(&body.results.channels, split));
+        let splits: Vec<Option<Vec<f64>>> = pauses
+            .iter()
+            .zip(&transcripts)
+            .map(|(pauses, t)| pauses.as_ref().map(|p| utterances::splits(t, p)))
+            .collect();
+        let all = wire_utterances(&body.results.channels, split, &splits);
+        body.results.utterances = Some(all);
     }
     Ok(Json(body).into_response())
 }

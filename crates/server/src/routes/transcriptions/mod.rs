@@ -10,10 +10,12 @@
 //! - [`audio`]: media types and decoding (per channel when asked).
 //! - [`stt`]: model names, languages, running Whisper, Deepgram's answer.
 //! - [`stream`]: `stream=true`, OpenAI's `transcript.text.*` events.
+//! - [`utterances`]: where Deepgram's `utterances=true` splits (VAD pauses).
 
 pub(crate) mod audio;
 mod stream;
 pub(crate) mod stt;
+pub(crate) mod utterances;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest as _, Multipart, Request, State};

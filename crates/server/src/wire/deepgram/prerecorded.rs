@@ -120,18 +120,29 @@ impl Utterance {
 }
 
 /// The utterances of `channels` (each channel's best alternative): a new
-/// one at a pause of `split_s` seconds or more between words, or where the
-/// speaker changes; all channels' in order of start time.
-pub fn utterances(channels: &[PrerecordedChannel], split_s: f64) -> Vec<Utterance> {
+/// one where the speaker changes and, per channel, at the given split
+/// times (`splits[channel]`: the start of each utterance's first word but
+/// the first) or, without them, at a pause of `split_s` seconds or more
+/// between words; all channels' in order of start time.
+pub fn utterances(
+    channels: &[PrerecordedChannel],
+    split_s: f64,
+    splits: &[Option<Vec<f64>>],
+) -> Vec<Utterance> {
     let mut out = Vec::new();
     for (index, channel) in channels.iter().enumerate() {
         let Some(best) = channel.alternatives.first() else {
             continue;
         };
+        let splits = splits.get(index).and_then(Option::as_ref);
         let mut current: Vec<Word> = Vec::new();
         for word in &best.words {
             if let Some(last) = current.last() {
-                if word.start - last.end >= split_s || word.speaker != last.speaker {
+                let pause = match splits {
+                    Some(at) => at.iter().any(|&t| last.start < t && word.start >= t),
+                    None => word.start - last.end >= split_s,
+                };
+                if pause || word.speaker != last.speaker {
                     out.push(Utterance::from_words(
                         index as u32,
                         std::mem::take(&mut current),
@@ -187,7 +198,7 @@ mod tests {
             PrerecordedChannel::from_transcript(&transcript(), true),
             PrerecordedChannel::from_transcript(&long, false),
         ];
-        let all = utterances(&channels, DEFAULT_UTT_SPLIT_S);
+        let all = utterances(&channels, DEFAULT_UTT_SPLIT_S, &[]);
         assert_eq!(all.len(), 3, "{all:?}");
         let first = &all[0];
         assert_eq!((first.channel, first.start), (0, 0.0));
@@ -199,7 +210,12 @@ mod tests {
         assert_eq!((all[2].start, all[2].transcript.as_str()), (1.5, "world"));
         assert_ne!(all[0].id, all[1].id);
         // A longer utt_split keeps the pause inside one utterance.
-        assert_eq!(utterances(&channels, 2.0).len(), 2);
+        assert_eq!(utterances(&channels, 2.0, &[]).len(), 2);
+        // Split times (from the VAD) win over word gaps.
+        let at_world = [Some(vec![0.5]), Some(vec![])];
+        let split = utterances(&channels, DEFAULT_UTT_SPLIT_S, &at_world);
+        assert_eq!(split.len(), 3, "{split:?}");
+        assert_eq!(split[2].transcript, "world.");
         let value = serde_json::to_value(first).unwrap();
         for key in [
             "start",
