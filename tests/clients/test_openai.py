@@ -70,3 +70,73 @@ def test_speech_streams_in_chunks(server):
     audio = b"".join(chunks)
     assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
     assert len(chunks) > 1
+
+
+def test_transcription_stream_events(server, clip):
+    with open(clip, "rb") as audio:
+        stream = client(server).audio.transcriptions.create(
+            model="gpt-4o-mini-transcribe", file=audio, stream=True
+        )
+        events = list(stream)
+    *deltas, done = events
+    assert deltas and all(e.type == "transcript.text.delta" for e in deltas), events
+    assert all(e.logprobs is None for e in deltas)
+    assert done.type == "transcript.text.done"
+    assert "".join(e.delta for e in deltas) == done.text
+    assert wer(SENTENCE, done.text) <= 0.10, done.text
+
+
+def test_speech_sse_events(server):
+    import base64
+    import json
+
+    text = "Server-sent speech arrives in small pieces."
+    audio, done = b"", None
+    with client(server).audio.speech.with_streaming_response.create(
+        model="gpt-4o-mini-tts",
+        voice="coral",
+        input=text,
+        response_format="wav",
+        stream_format="sse",
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if not line.startswith("data: "):
+                assert line == "", line
+                continue
+            event = json.loads(line[len("data: "):])
+            if event["type"] == "speech.audio.delta":
+                audio += base64.b64decode(event["audio"])
+            else:
+                assert event["type"] == "speech.audio.done", event
+                done = event
+    assert audio[:4] == b"RIFF" and len(audio) > 16000
+    assert done["usage"]["input_tokens"] == len(text)
+    assert done["usage"]["total_tokens"] == done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
+    heard = client(server).audio.transcriptions.create(
+        model="whisper-1", file=("speech.wav", io.BytesIO(audio), "audio/wav")
+    )
+    assert wer(text, heard.text) <= 0.2, heard.text
+
+
+def test_errors_have_openai_fields(server):
+    import openai
+
+    try:
+        client(server).audio.speech.create(model="tts-1", voice="alloy", input="Hi.", speed=9.0)
+    except openai.UnprocessableEntityError as error:
+        assert error.status_code == 422
+        assert error.code == "invalid_payload"
+        assert error.type == "invalid_request_error"
+        assert error.param is None
+        assert sorted(error.body) == ["code", "message", "param", "type"], error.body
+        assert "speed" in error.message
+    else:
+        raise AssertionError("speed 9.0 was accepted")
+    bad_key = OpenAI(api_key="sk_live_nope", base_url=f"{server.url}/v1", max_retries=0)
+    try:
+        bad_key.audio.speech.create(model="tts-1", voice="alloy", input="Hi.")
+    except openai.AuthenticationError as error:
+        assert error.code == "unauthorized" and error.type == "invalid_request_error"
+    else:
+        raise AssertionError("a bad key was accepted")
