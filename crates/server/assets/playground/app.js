@@ -201,8 +201,9 @@ function renderFinal(message) {
   meta.dataset.latencyMs = String(latency);
   meta.textContent = `${seconds(message.start)}–${seconds(message.end)} · latency ${latency} ms (speech end → final)`;
   li.append(meta);
-  $('live-finals').append(li);
-  li.scrollIntoView({ block: 'nearest' });
+  const finals = $('live-finals');
+  finals.append(li);
+  finals.scrollTop = finals.scrollHeight;
   live.transcript.push(text);
   $('live-transcript').textContent = live.transcript.join(' ');
 }
