@@ -4,8 +4,9 @@
 //! The first input byte picks the hint and target rate; the rest is the file.
 //! Seed: `fuzz/corpus/decode_file/flac_bomb_384k` (selector 3, then
 //! `crates/audio/tests/data/flac_bomb_384k.flac`: an hour of 384 kHz audio
-//! in 310 KB), committed with `git add -f` although the corpus directory is
-//! ignored.
+//! in 310 KB), plus short WebM/Opus, Ogg/Opus, MP4 and M4A (AAC) tones made
+//! by ffmpeg (`tone.*`), committed with `git add -f` although the corpus
+//! directory is ignored.
 
 #![no_main]
 
@@ -13,13 +14,15 @@ use libfuzzer_sys::fuzz_target;
 use vocalis_audio::{decode_file_with_limits, DecodeLimits};
 
 const MAX_DURATION_S: f64 = 5.0;
-const HINTS: [Option<&str>; 6] = [
+const HINTS: [Option<&str>; 8] = [
     None,
     Some("wav"),
     Some("audio/mpeg"),
     Some("flac"),
     Some("audio/ogg"),
     Some("application/octet-stream"),
+    Some("audio/webm"),
+    Some("audio/mp4"),
 ];
 const RATES: [u32; 6] = [8_000, 16_000, 22_050, 24_000, 44_100, 48_000];
 
