@@ -19,12 +19,13 @@ def test_prerecorded_transcribe_file(server, clip):
     assert len(words) >= 7 and words[0].punctuated_word == "Please"
 
 
-def test_prerecorded_diarize_is_a_warning_not_invented_speakers(server, clip):
+def test_prerecorded_diarize_labels_one_voice_as_one_speaker(server, clip):
     response = client(server).listen.v1.media.transcribe_file(
         request=clip.read_bytes(), model="nova-3", diarize=True
     )
     alternative = response.results.channels[0].alternatives[0]
     assert wer(SENTENCE, alternative.transcript) <= 0.10, alternative.transcript
-    assert all(getattr(w, "speaker", None) is None for w in alternative.words)
+    assert all(w.speaker == 0 for w in alternative.words), alternative.words
+    assert all(0.0 <= w.speaker_confidence <= 1.0 for w in alternative.words)
     warnings = (response.metadata.model_extra or {}).get("warnings", [])
-    assert any(w["parameter"] == "diarize" for w in warnings), warnings
+    assert not any(w["parameter"] == "diarize" for w in warnings), warnings

@@ -14,6 +14,8 @@
 //!   unsupported features, Deepgram's error body.
 //! - [`credit`]: 402 without credit on every billable route, live sessions
 //!   stopped where credit runs out, 503 while the ledger's disk is full.
+//! - [`diarize`]: speaker labels on `/v1/listen`, `diarized_json`, VTT voice
+//!   tags, multichannel and `vocalis transcribe --diarize` (two real voices).
 //! - [`faults`]: vanished clients, panicking sessions, missing or damaged models.
 //! - [`health`]: `/ws/health` and `/metrics`.
 //! - [`hostile_text`]: text that crashes espeak-ng never kills the server.
@@ -41,7 +43,6 @@
 //! - [`pg_cluster`]: a private PostgreSQL cluster for tests (shared per binary).
 //! - [`postgres`]: the storage contract, the same tests on SQLite and PostgreSQL.
 //! - [`deploy`]: the compose file, HAProxy config and Kubernetes manifests parse and agree.
-//! - [`deploy`]: the compose file, HAProxy config and Kubernetes manifests parse and agree.
 //! - [`scale_out`]: two replicas on one PostgreSQL: shared keys, credit and
 //!   usage, concurrent debits, revocation, a PostgreSQL restart mid-session.
 
@@ -52,7 +53,7 @@ mod browser_audio;
 mod credit;
 mod deepgram_semantics;
 mod deploy;
-mod deploy;
+mod diarize;
 mod faults;
 mod health;
 mod hostile_live;

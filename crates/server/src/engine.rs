@@ -84,6 +84,8 @@ pub struct Engines {
     pub voice: String,
     /// The voice's native sample rate.
     pub voice_rate: u32,
+    /// The speaker encoder for `diarize=true`, when `resemblyzer` is installed.
+    pub diarizer: Option<Arc<vocalis_inference::diarize::Diarizer>>,
 }
 
 impl std::fmt::Debug for Engines {
@@ -146,6 +148,29 @@ pub fn load_stt_model(
     Ok(Arc::new(SttModel::load(path, &SttModelConfig::default())?))
 }
 
+/// Loads the speaker encoder if `resemblyzer` is installed. It is optional:
+/// without it `diarize=true` answers with a warning naming the pull command.
+pub fn load_diarizer(store: &ModelStore) -> Option<Arc<vocalis_inference::diarize::Diarizer>> {
+    let model = match store.resolve(DIARIZE_MODEL) {
+        Ok(model) => model,
+        Err(error) => {
+            tracing::info!(%error, "speaker diarization off");
+            return None;
+        }
+    };
+    let dir = model.primary.parent()?;
+    match vocalis_inference::diarize::Diarizer::load(dir) {
+        Ok(d) => Some(Arc::new(d)),
+        Err(error) => {
+            tracing::warn!(%error, fix = %vocalis_models::pull_command(DIARIZE_MODEL, None), "speaker model unusable; diarization off");
+            None
+        }
+    }
+}
+
+/// The manifest name of the speaker encoder.
+pub const DIARIZE_MODEL: &str = "resemblyzer";
+
 /// Names the model and the command that reinstalls it on an engine's load
 /// failure; store errors (missing, wrong size) already name it.
 fn unloadable(name: &str) -> impl FnOnce(EngineError) -> EngineError + '_ {
@@ -189,6 +214,7 @@ impl Engines {
             .map_err(EngineError::from)
             .map_err(unloadable(&settings.voice))?
             .sample_rate;
+        let diarizer = load_diarizer(&store);
         Ok(Self {
             stt,
             tts,
@@ -197,6 +223,7 @@ impl Engines {
             multilingual,
             voice: settings.voice.clone(),
             voice_rate,
+            diarizer,
         })
     }
 

@@ -3,8 +3,9 @@
 //! `encoding` and `sample_rate`); query parameters are Deepgram's.
 //!
 //! What cannot be honoured is said, never faked: `{"url": …}` bodies are a
-//! 400 (this server fetches nothing), `diarize=true` adds a warning instead
-//! of invented speakers, and unknown parameters are listed as warnings.
+//! 400 (this server fetches nothing), `diarize=true` labels each word with
+//! its speaker (a warning when the speaker model is not installed), and
+//! unknown parameters are listed as warnings.
 //! `utterances=true` adds `results.utterances[]`, split at pauses of
 //! `utt_split` seconds (default 0.8).
 //! `multichannel=true` transcribes each channel of WAV or raw audio on its
@@ -19,7 +20,7 @@ use vocalis_audio::RawEncoding;
 
 use super::rest::{content_type, media_type, read_body, with_request_id, RequestMeter};
 use super::transcriptions::audio::{self, AudioFormat};
-use super::transcriptions::{stt, utterances};
+use super::transcriptions::{diarize, stt, utterances};
 use crate::auth::Authenticated;
 use crate::billing::Service;
 use crate::error::ApiError;
@@ -143,11 +144,18 @@ async fn transcribe(
     .await?;
 
     let mut warnings = Vec::new();
-    if params.diarize {
-        warnings.push(warning(
-            "diarize",
-            "diarization is not available on this server; no speaker labels were added".into(),
-        ));
+    // Mono audio is diarized next to the Whisper jobs; multichannel audio
+    // keeps one speaker per channel.
+    let per_channel = decoded.tracks.len() > 1;
+    let pending = match (&decoded.tracks[..], params.diarize) {
+        ([mono], true) => {
+            let options = diarize::options(None, None, None);
+            diarize::start(state, mono.clone(), options).await?
+        }
+        _ => None,
+    };
+    if params.diarize && !per_channel && pending.is_none() {
+        warnings.push(diarize::unavailable_warning());
     }
     if params.multichannel && decoded.tracks.len() == 1 && decoded.source_channels > 1 {
         warnings.push(warning(
@@ -190,6 +198,22 @@ async fn transcribe(
             text: None,
         },
     );
+    if let Some(pending) = pending {
+        let diarization = pending.finish().await?;
+        for channel in &mut body.results.channels {
+            channel
+                .alternatives
+                .iter_mut()
+                .for_each(|a| diarize::label(a, &diarization));
+        }
+    } else if params.diarize && per_channel {
+        for (index, channel) in body.results.channels.iter_mut().enumerate() {
+            channel
+                .alternatives
+                .iter_mut()
+                .for_each(|a| diarize::label_channel(a, index));
+        }
+    }
     if params.utterances {
         let splits: Vec<Option<Vec<f64>>> = pauses
             .iter()

@@ -124,6 +124,7 @@ fn deepgram_examples() -> Vec<Value> {
                     confidence: 1.0,
                     punctuated_word: Some("T".into()),
                     speaker: None,
+                    speaker_confidence: None,
                 }],
             }],
         },

@@ -1,13 +1,17 @@
 //! `vocalis transcribe FILE…`: transcribe audio files (any format the audio
 //! crate decodes) with an installed Whisper model, as text, JSON, SRT or VTT.
+//! `--diarize` labels speaker turns (`Speaker A: …` lines, SRT `[Speaker A]`,
+//! WebVTT `<v Speaker A>`, JSON `turns` and each word's `speaker`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use vocalis_inference::diarize::{assign_words, DiarizeOptions, Diarizer};
 use vocalis_inference::stt::{DecodeHooks, SttWorker, TranscribeOptions, Transcript};
 use vocalis_models::Quantization;
 use vocalis_server::engine;
+use vocalis_server::wire::openai::{turns, DiarizedSegment, SpeakerWord};
 use vocalis_server::wire::subtitles::{self, Cue};
 
 /// Output formats of `vocalis transcribe`.
@@ -50,6 +54,12 @@ pub struct TranscribeArgs {
     /// Model store root.
     #[arg(long, env = "VOCALIS_MODELS")]
     models_dir: Option<PathBuf>,
+    /// Label who spoke when (needs `vocalis models pull resemblyzer`).
+    #[arg(long)]
+    diarize: bool,
+    /// With --diarize: the number of speakers, when known.
+    #[arg(long)]
+    speakers: Option<usize>,
 }
 
 /// Runs `vocalis transcribe`.
@@ -57,7 +67,19 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let store = super::engines::store(args.models_dir.clone())?;
     let vad = engine::load_vad(&store)?;
     let model = engine::load_stt_model(&store, &args.model, Some(Quantization::Q8_0))?;
-    let mut worker = SttWorker::new(Arc::clone(&model), args.threads, Some(vad))?;
+    let diarizer = if args.diarize {
+        let model = store.resolve(engine::DIARIZE_MODEL)?;
+        let dir = model.primary.parent().context("speaker model directory")?;
+        Some(Diarizer::load(dir)?)
+    } else {
+        None
+    };
+    let mut diarize_options = DiarizeOptions::default();
+    if let Some(n) = args.speakers {
+        diarize_options.min_speakers = n.clamp(1, 16);
+        diarize_options.max_speakers = n.clamp(1, 16);
+    }
+    let mut worker = SttWorker::new(Arc::clone(&model), args.threads, Some(vad.clone()))?;
     let options = TranscribeOptions {
         language: args.language.clone(),
         initial_prompt: args.prompt.clone(),
@@ -83,7 +105,34 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
         if args.files.len() > 1 && args.format == Format::Text {
             println!("{}:", file.display());
         }
-        print!("{}", render(&transcript, args.format)?);
+        let speakers = match &diarizer {
+            Some(d) => {
+                let regions = vad.speech_regions(&audio.samples)?;
+                let found = d.diarize(&audio.samples, &regions, &diarize_options)?;
+                let times: Vec<(f64, f64)> =
+                    transcript.words.iter().map(|w| (w.start, w.end)).collect();
+                let labels = assign_words(&found, &times);
+                Some(
+                    transcript
+                        .words
+                        .iter()
+                        .enumerate()
+                        .map(|(i, w)| SpeakerWord {
+                            start: w.start,
+                            end: w.end,
+                            text: &w.text,
+                            speaker: labels.get(i).map_or(0, |l| l.speaker),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            None => None,
+        };
+        let output = match &speakers {
+            Some(words) => render_speakers(&transcript, words, args.format)?,
+            None => render(&transcript, args.format)?,
+        };
+        print!("{output}");
     }
     Ok(())
 }
@@ -127,6 +176,49 @@ fn render(transcript: &Transcript, format: Format) -> anyhow::Result<String> {
                 })).collect::<Vec<_>>(),
                 "words": transcript.words.iter().map(|w| serde_json::json!({
                     "word": w.text, "start": w.start, "end": w.end, "probability": w.probability,
+                })).collect::<Vec<_>>(),
+            });
+            format!("{}\n", serde_json::to_string_pretty(&value)?)
+        }
+    })
+}
+
+/// Output with speaker turns (`--diarize`).
+fn render_speakers(
+    transcript: &Transcript,
+    words: &[SpeakerWord<'_>],
+    format: Format,
+) -> anyhow::Result<String> {
+    let segments: Vec<DiarizedSegment> = turns(words, 0.8);
+    let cue_text = |s: &DiarizedSegment| match format {
+        Format::Vtt => format!("<v Speaker {}>{}", s.speaker, s.text),
+        _ => format!("[Speaker {}] {}", s.speaker, s.text),
+    };
+    let texts: Vec<String> = segments.iter().map(cue_text).collect();
+    let cues: Vec<Cue<'_>> = segments
+        .iter()
+        .zip(&texts)
+        .map(|(s, text)| Cue {
+            start: s.start,
+            end: s.end,
+            text,
+        })
+        .collect();
+    Ok(match format {
+        Format::Text => segments
+            .iter()
+            .map(|s| format!("Speaker {}: {}\n", s.speaker, s.text))
+            .collect(),
+        Format::Srt => subtitles::srt(&cues),
+        Format::Vtt => subtitles::vtt(&cues),
+        Format::Json => {
+            let value = serde_json::json!({
+                "text": transcript.text(),
+                "duration": transcript.duration_s,
+                "turns": segments,
+                "words": words.iter().map(|w| serde_json::json!({
+                    "word": w.text, "start": w.start, "end": w.end,
+                    "speaker": vocalis_server::wire::openai::speaker_label(w.speaker),
                 })).collect::<Vec<_>>(),
             });
             format!("{}\n", serde_json::to_string_pretty(&value)?)

@@ -189,6 +189,7 @@ impl MessageWriter {
                             confidence: w.probability.clamp(0.0, 1.0),
                             punctuated_word: self.punctuated.then(|| w.text.trim().to_owned()),
                             speaker: None,
+                            speaker_confidence: None,
                         })
                     })
                     .collect();

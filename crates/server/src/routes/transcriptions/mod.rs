@@ -4,15 +4,18 @@
 //! Without `response_format` the answer is Deepgram's pre-recorded JSON plus
 //! a top-level `text` (what the gateway promises, and what OpenAI clients
 //! read); with OpenAI's `response_format` (`json`, `text`, `srt`, `vtt`,
-//! `verbose_json`) it is exactly OpenAI's format.
+//! `verbose_json`, `diarized_json`) it is exactly OpenAI's format; the model
+//! name `gpt-4o-transcribe-diarize` also gives SRT/VTT cues per speaker turn.
 //!
 //! # Layout
 //! - [`audio`]: media types and decoding (per channel when asked).
 //! - [`stt`]: model names, languages, running Whisper, Deepgram's answer.
+//! - [`diarize`]: speaker labels (`diarize=true`, `diarized_json`).
 //! - [`stream`]: `stream=true`, OpenAI's `transcript.text.*` events.
 //! - [`utterances`]: where Deepgram's `utterances=true` splits (VAD pauses).
 
 pub(crate) mod audio;
+pub(crate) mod diarize;
 mod stream;
 pub(crate) mod stt;
 pub(crate) mod utterances;
@@ -34,7 +37,8 @@ use crate::metrics::Route;
 use crate::server::AppState;
 use crate::wire::deepgram::{new_request_id, rfc3339_now, sha256_hex};
 use crate::wire::openai::{
-    Granularity, JsonTranscriptionRequest, ResponseFormat, TranscriptionJson, VerboseTranscription,
+    DiarizedTranscription, Granularity, JsonTranscriptionRequest, ResponseFormat,
+    TranscriptionJson, VerboseTranscription,
 };
 use crate::wire::subtitles::{srt, vtt, Cue};
 
@@ -140,8 +144,28 @@ async fn transcribe(
         false,
     )
     .await?;
+    let diarize_model = request
+        .model
+        .as_deref()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(stt::DIARIZE_ALIAS));
+    let speaker_turns = format == ResponseFormat::DiarizedJson
+        || (diarize_model && matches!(format, ResponseFormat::Srt | ResponseFormat::Vtt));
+    let pending = match &decoded.tracks[..] {
+        [mono] if speaker_turns && !stream => {
+            diarize::start(state, mono.clone(), diarize::options(None, None, None)).await?
+        }
+        _ => None,
+    };
+    if speaker_turns && !stream && pending.is_none() {
+        return Err(ApiError::InvalidPayload(
+            "speaker diarization needs the speaker model, which is not installed on this \
+             server (`vocalis models pull resemblyzer`)"
+                .into(),
+        ));
+    }
     let word_timestamps = match format {
         _ if stream => false,
+        _ if speaker_turns => true,
         ResponseFormat::Deepgram => true,
         ResponseFormat::VerboseJson => want_words,
         _ => false,
@@ -158,6 +182,31 @@ async fn transcribe(
         return Ok(stream::response(&transcript));
     }
     let text = transcript.text();
+    if let Some(pending) = pending {
+        let d = pending.finish().await?;
+        let segments = diarize::turns(&transcript, &d);
+        if format == ResponseFormat::DiarizedJson {
+            return Ok(Json(DiarizedTranscription {
+                task: "transcribe".into(),
+                duration: decoded.duration_s,
+                text,
+                segments,
+            })
+            .into_response());
+        }
+        let vtt = format == ResponseFormat::Vtt;
+        let texts: Vec<String> = segments.iter().map(|s| diarize::cue_text(s, vtt)).collect();
+        let cues: Vec<Cue<'_>> = segments
+            .iter()
+            .zip(&texts)
+            .map(|(s, text)| Cue {
+                start: s.start,
+                end: s.end,
+                text,
+            })
+            .collect();
+        return Ok(subtitles(format, &cues));
+    }
     Ok(match format {
         ResponseFormat::Deepgram => {
             let body = stt::prerecorded(
@@ -196,13 +245,21 @@ async fn transcribe(
                     text: &s.text,
                 })
                 .collect();
-            if format == ResponseFormat::Srt {
-                plain(srt(&cues), "text/plain; charset=utf-8")
-            } else {
-                plain(vtt(&cues), "text/vtt; charset=utf-8")
-            }
+            subtitles(format, &cues)
+        }
+        // Handled above (diarization is always started for it).
+        ResponseFormat::DiarizedJson => {
+            return Err(ApiError::Internal("diarization did not run".into()))
         }
     })
+}
+
+fn subtitles(format: ResponseFormat, cues: &[Cue<'_>]) -> Response {
+    if format == ResponseFormat::Srt {
+        plain(srt(cues), "text/plain; charset=utf-8")
+    } else {
+        plain(vtt(cues), "text/vtt; charset=utf-8")
+    }
 }
 
 fn plain(body: String, content_type: &'static str) -> Response {

@@ -18,13 +18,17 @@ use crate::wire::openai::language_code;
 
 /// Model names that always mean the served Whisper model: the gateway's,
 /// and the names OpenAI clients send today.
-pub(crate) const STT_ALIASES: [&str; 5] = [
+pub(crate) const STT_ALIASES: [&str; 6] = [
     "basics-stt",
     "whisper-1",
     "whisper",
     "gpt-4o-transcribe",
     "gpt-4o-mini-transcribe",
+    DIARIZE_ALIAS,
 ];
+
+/// OpenAI's diarizing model name: the served Whisper model plus speaker turns.
+pub(crate) const DIARIZE_ALIAS: &str = "gpt-4o-transcribe-diarize";
 
 /// Whether a Deepgram model name (`nova-3`, `nova-2-phonecall`,
 /// `enhanced`, `general`) is asked for; these map to the served model.

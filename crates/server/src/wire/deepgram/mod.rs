@@ -59,9 +59,13 @@ pub struct Word {
     /// `punctuate` / `smart_format` on `/v1/listen`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub punctuated_word: Option<String>,
-    /// Speaker index (only with diarization, which this server never invents).
+    /// Speaker index (only with `diarize=true`; numbered from 0 in order of
+    /// first appearance, or the channel index with `multichannel=true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<u32>,
+    /// How sure the speaker attribution is, 0–1 (with `speaker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_confidence: Option<f32>,
 }
 
 /// One transcript hypothesis.
@@ -99,6 +103,7 @@ impl Alternative {
                     confidence: w.probability.clamp(0.0, 1.0),
                     punctuated_word: punctuated.then(|| w.text.trim().to_owned()),
                     speaker: None,
+                    speaker_confidence: None,
                 })
             })
             .collect();

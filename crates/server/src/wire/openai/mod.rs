@@ -9,6 +9,7 @@
 //! # Layout
 //! - this module: the requests (transcription JSON body, speech body).
 //! - [`transcription`]: transcription answers (`json`, `verbose_json`).
+//! - [`diarized`]: the `diarized_json` answer (speaker turns).
 //! - [`languages`]: Whisper's languages, by code and English name.
 //! - [`stream`]: the server-sent events of `stream=true` (transcriptions)
 //!   and `stream_format: "sse"` (speech).
@@ -17,10 +18,12 @@
 
 use serde::Deserialize;
 
+pub mod diarized;
 pub mod languages;
 pub mod stream;
 pub mod transcription;
 
+pub use diarized::*;
 pub use languages::*;
 pub use stream::*;
 pub use transcription::*;
@@ -44,11 +47,13 @@ pub enum ResponseFormat {
     VerboseJson,
     /// Deepgram's pre-recorded JSON plus `text` (the gateway's default).
     Deepgram,
+    /// Speaker turns (`gpt-4o-transcribe-diarize`'s `diarized_json`).
+    DiarizedJson,
 }
 
 impl ResponseFormat {
     /// The accepted names, for error messages.
-    pub const NAMES: &'static str = "json, text, srt, vtt, verbose_json, deepgram";
+    pub const NAMES: &'static str = "json, text, srt, vtt, verbose_json, diarized_json, deepgram";
 
     /// Parses a `response_format` value.
     pub fn parse(name: &str) -> Option<Self> {
@@ -59,6 +64,7 @@ impl ResponseFormat {
             "vtt" => Self::Vtt,
             "verbose_json" => Self::VerboseJson,
             "deepgram" => Self::Deepgram,
+            "diarized_json" => Self::DiarizedJson,
             _ => return None,
         })
     }
@@ -187,7 +193,10 @@ mod tests {
             Some(ResponseFormat::VerboseJson)
         );
         assert_eq!(ResponseFormat::parse("SRT"), Some(ResponseFormat::Srt));
-        assert_eq!(ResponseFormat::parse("diarized_json"), None);
+        assert_eq!(
+            ResponseFormat::parse("diarized_json"),
+            Some(ResponseFormat::DiarizedJson)
+        );
         assert_eq!(Granularity::parse("word"), Some(Granularity::Word));
         assert_eq!(language_code("en-US"), Some("en"));
         assert_eq!(language_code("German"), Some("de"));

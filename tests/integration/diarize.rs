@@ -1,0 +1,236 @@
+//! Speaker diarization against the real server and CLI: a two-party
+//! conversation (the Piper voice from `vocalis speak` and espeak-ng's `en+f2`
+//! from the `espeak-ng` CLI, alternating turns) on `POST /v1/listen?diarize=true`
+//! (words carry `speaker` and `speaker_confidence`, `utterances` carry
+//! `speaker`), `/v1/audio/transcriptions` with `gpt-4o-transcribe-diarize`
+//! (`diarized_json` segments, VTT voice tags), multichannel (one speaker per
+//! channel), and `vocalis transcribe --diarize`.
+
+use std::process::Command;
+
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+use crate::rest_transcriptions::speak;
+use crate::support::{dev_key, ServerProcess};
+
+const PIPER_LINES: [&str; 3] = [
+    "Hello, thanks for calling the support line today.",
+    "Sure, can you give me the order number please?",
+    "Thank you, your package should arrive by Friday afternoon.",
+];
+const ESPEAK_LINES: [&str; 3] = [
+    "Hi, I would like to check the status of my order.",
+    "It is four five seven two nine one.",
+    "Great, that is good news, thank you so much.",
+];
+
+fn espeak(text: &str) -> Vec<f32> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-v", "en+f2", "-w", out.to_str().unwrap(), text])
+        .status()
+        .expect("espeak-ng CLI");
+    assert!(status.success());
+    let bytes = std::fs::read(out).unwrap();
+    vocalis_audio::decode_file(&bytes, Some("wav"), 16_000)
+        .unwrap()
+        .samples
+}
+
+fn piper(text: &str) -> Vec<f32> {
+    vocalis_audio::decode_file(&speak(text, "wav"), Some("wav"), 16_000)
+        .unwrap()
+        .samples
+}
+
+/// 16-bit PCM WAV of `channels` interleaved tracks (equal lengths) at 16 kHz.
+fn wav(tracks: &[&[f32]]) -> Vec<u8> {
+    let n = tracks[0].len();
+    let mut data = Vec::with_capacity(n * 2 * tracks.len());
+    for i in 0..n {
+        for t in tracks {
+            data.extend_from_slice(&vocalis_audio::pcm::f32_to_i16(t[i]).to_le_bytes());
+        }
+    }
+    let ch = tracks.len() as u16;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&ch.to_le_bytes());
+    out.extend_from_slice(&16_000u32.to_le_bytes());
+    out.extend_from_slice(&(32_000 * u32::from(ch)).to_le_bytes());
+    out.extend_from_slice(&(2 * ch).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+/// The conversation (Piper first) and its turns `(start, end, speaker)`.
+fn conversation() -> (Vec<f32>, Vec<(f64, f64, usize)>) {
+    let mut audio = vec![0.0; 8_000];
+    let mut turns = Vec::new();
+    for i in 0..3 {
+        for (speaker, clip) in [(0, piper(PIPER_LINES[i])), (1, espeak(ESPEAK_LINES[i]))] {
+            let start = audio.len() as f64 / 16_000.0;
+            audio.extend(clip);
+            turns.push((start, audio.len() as f64 / 16_000.0, speaker));
+            audio.extend(std::iter::repeat_n(0.0, 9_600));
+        }
+    }
+    (audio, turns)
+}
+
+fn truth_at(turns: &[(f64, f64, usize)], t: f64) -> usize {
+    turns
+        .iter()
+        .min_by(|a, b| {
+            let da = (a.0 - t).max(t - a.1).max(0.0);
+            let db = (b.0 - t).max(t - b.1).max(0.0);
+            da.total_cmp(&db)
+        })
+        .unwrap()
+        .2
+}
+
+#[tokio::test]
+async fn diarize_on_listen_transcriptions_and_cli() {
+    let (audio, turns) = conversation();
+    let body = wav(&[&audio]);
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let key = dev_key(dir.path());
+    let client = reqwest::Client::new();
+
+    // Deepgram: every word has a speaker; attribution after mapping >= 90 %.
+    let response = client
+        .post(server.url("/v1/listen?diarize=true&utterances=true&punctuate=true"))
+        .header("Authorization", format!("Token {key}"))
+        .header("Content-Type", "audio/wav")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap();
+    assert!(json["metadata"].get("warnings").is_none(), "{json}");
+    let words = json["results"]["channels"][0]["alternatives"][0]["words"]
+        .as_array()
+        .unwrap();
+    assert!(words.len() >= 30, "{words:?}");
+    let mut agree = [[0usize; 2]; 2];
+    for w in words {
+        let speaker = w["speaker"].as_u64().expect("speaker") as usize;
+        assert!(speaker < 2, "{w}");
+        let c = w["speaker_confidence"]
+            .as_f64()
+            .expect("speaker_confidence");
+        assert!((0.0..=1.0).contains(&c), "{w}");
+        let mid = (w["start"].as_f64().unwrap() + w["end"].as_f64().unwrap()) / 2.0;
+        agree[speaker][truth_at(&turns, mid)] += 1;
+    }
+    let best = (agree[0][0] + agree[1][1]).max(agree[0][1] + agree[1][0]);
+    assert!(best as f64 >= 0.9 * words.len() as f64, "{agree:?}");
+    let utterances = json["results"]["utterances"].as_array().unwrap();
+    assert!(utterances.len() >= 6, "{utterances:?}");
+    assert!(utterances.iter().all(|u| u["speaker"].is_u64()));
+
+    // OpenAI diarized_json: alternating A/B segments.
+    let form = Form::new()
+        .text("model", "gpt-4o-transcribe-diarize")
+        .text("response_format", "diarized_json")
+        .part("file", Part::bytes(body.clone()).file_name("call.wav"));
+    let response = client
+        .post(server.url("/v1/audio/transcriptions"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap();
+    let segments = json["segments"].as_array().unwrap();
+    let speakers: Vec<&str> = segments
+        .iter()
+        .map(|s| s["speaker"].as_str().unwrap())
+        .collect();
+    assert!(speakers.len() >= 6 && speakers.len() <= 8, "{speakers:?}");
+    assert_eq!(speakers[0], "A", "{speakers:?}");
+    assert!(
+        speakers.contains(&"B") && !speakers.contains(&"C"),
+        "{speakers:?}"
+    );
+    assert!(json["text"].as_str().unwrap().len() > 100);
+    assert_eq!(json["segments"][0]["type"], "transcript.text.segment");
+
+    // VTT with the diarizing model: voice tags per turn.
+    let form = Form::new()
+        .text("model", "gpt-4o-transcribe-diarize")
+        .text("response_format", "vtt")
+        .part("file", Part::bytes(body.clone()).file_name("call.wav"));
+    let vtt = client
+        .post(server.url("/v1/audio/transcriptions"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        vtt.contains("<v Speaker A>") && vtt.contains("<v Speaker B>"),
+        "{vtt}"
+    );
+
+    // Multichannel: one speaker per channel, no clustering across them.
+    let left: Vec<f32> = piper(PIPER_LINES[0]);
+    let mut right = vec![0.0; left.len()];
+    let e = espeak(ESPEAK_LINES[0]);
+    right[..e.len().min(left.len())].copy_from_slice(&e[..e.len().min(left.len())]);
+    let response = client
+        .post(server.url("/v1/listen?diarize=true&multichannel=true"))
+        .bearer_auth(&key)
+        .header("Content-Type", "audio/wav")
+        .body(wav(&[&left, &right]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap();
+    for (index, channel) in json["results"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let words = channel["alternatives"][0]["words"].as_array().unwrap();
+        assert!(!words.is_empty(), "channel {index}");
+        assert!(words.iter().all(|w| w["speaker"] == index), "{words:?}");
+    }
+
+    // The CLI prints speaker-labelled lines.
+    let file = dir.path().join("call.wav");
+    std::fs::write(&file, &body).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vocalis"))
+        .args(["transcribe", "--diarize", file.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 6, "{text}");
+    assert!(lines[0].starts_with("Speaker A: "), "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("Speaker B: ")), "{text}");
+}
