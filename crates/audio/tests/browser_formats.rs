@@ -231,6 +231,63 @@ fn damaged_containers_are_typed_errors_never_panics() {
     assert!(error.to_string().contains("Vorbis"), "{error}");
 }
 
+/// A small deterministic generator (no test depends on a random seed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % below.max(1)
+    }
+}
+
+#[test]
+fn mutated_containers_never_panic_and_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = fixtures(dir.path());
+    all.push(("live webm", live_webm(dir.path())));
+    let mut rng = Lcg(0x5EED);
+    for (name, bytes) in &all {
+        for round in 0..150 {
+            let mut mutated = bytes.clone();
+            for _ in 0..1 + rng.next(8) {
+                let at = rng.next(mutated.len());
+                match rng.next(4) {
+                    0 => mutated[at] = rng.next(256) as u8,
+                    1 => mutated[at] ^= 1 << rng.next(8),
+                    2 => mutated.insert(at, rng.next(256) as u8),
+                    _ => mutated.truncate(at.max(1)),
+                }
+            }
+            if let Ok(audio) = decode_file(&mutated, None, RATE) {
+                assert!(
+                    audio.samples.iter().all(|s| s.is_finite()),
+                    "{name} round {round}"
+                );
+            }
+            let mut decoder = StreamDecoder::sniffing(RATE);
+            let mut out = Vec::new();
+            let chunk = 1 + rng.next(2_000);
+            for piece in mutated.chunks(chunk) {
+                if decoder.push(piece, &mut out).is_err() {
+                    break;
+                }
+                assert!(decoder.buffered() <= vocalis_audio::stream::MAX_BUFFERED_BYTES);
+            }
+            assert!(out.iter().all(|s| s.is_finite()), "{name} round {round}");
+            // Opus packets may be corrupted into longer ones, never beyond 120 ms each.
+            assert!(
+                out.len() <= 20 * RATE as usize,
+                "{name} round {round}: {}",
+                out.len()
+            );
+        }
+    }
+}
+
 #[test]
 fn opus_and_flac_output_round_trip_through_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
