@@ -255,3 +255,7 @@ fn not_a_stream() -> DecodeError {
         what: "a stream that is not WAV, Ogg Opus or WebM Opus".into(),
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
