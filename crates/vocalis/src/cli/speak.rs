@@ -24,10 +24,10 @@ pub struct SpeakArgs {
     /// Speaking rate, 0.5 (slow) to 2.0 (fast).
     #[arg(long, default_value_t = 1.0)]
     speed: f32,
-    /// Output format: wav, mp3, mulaw, alaw, pcm (s16le).
+    /// Output format: wav, mp3, mulaw, alaw, pcm (s16le), opus (Ogg), flac.
     #[arg(long, default_value = "wav")]
     format: OutputFormat,
-    /// Output sample rate in Hz (default: the voice's own; 8000 for mulaw/alaw).
+    /// Output sample rate in Hz (default: the voice's own; 8000 for mulaw/alaw; 48000 for opus).
     #[arg(long)]
     rate: Option<u32>,
     /// Speaker id, for multi-speaker voices.
@@ -50,6 +50,7 @@ pub fn run(args: SpeakArgs) -> anyhow::Result<()> {
     let voice_rate = voice.sample_rate();
     let rate = args.rate.unwrap_or(match args.format {
         OutputFormat::Mulaw | OutputFormat::Alaw => 8000,
+        OutputFormat::Opus => 48_000,
         _ => voice_rate,
     });
     let mut encoder = AudioEncoder::new(args.format, voice_rate, rate)?;
