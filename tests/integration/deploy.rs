@@ -237,7 +237,8 @@ fn the_kubernetes_manifests_probe_the_real_endpoints_and_outlast_the_drain() {
             .unwrap()
             .to_owned()
     };
-    // `scale_out` and `serve` prove these answer on a real server.
+    // `scale_out` proves both answer on real replicas (and /readyz turns 503
+    // while the database is down).
     assert_eq!(probe("livenessProbe"), "/healthz");
     assert_eq!(probe("readinessProbe"), "/readyz");
     assert_eq!(probe("startupProbe"), "/healthz");

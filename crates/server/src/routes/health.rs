@@ -1,6 +1,7 @@
 //! Health: `GET /healthz` (liveness: the process serves requests, whatever
 //! the database does), `GET /readyz` (readiness: 200 while the models are
-//! loaded, the database answers and the server is not draining; 503
+//! loaded, the database answers, usage can be written and the server is not
+//! draining; 503
 //! otherwise, so a load balancer sends no new work to this replica), and
 //! `/ws/health`, which as a
 //! plain GET answers the full health JSON (200, or 503 when degraded) and as
@@ -148,9 +149,13 @@ pub async fn database(state: &AppState) -> DatabaseReport {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
+    // An unwritable ledger refuses billable work: not ready either. Its
+    // probe write (rate-limited) runs here too, so a replica the load
+    // balancer took out of rotation comes back once writes succeed.
+    let writable = state.ledger.ensure_writable().await.is_ok();
     let database = database(&state).await;
     let draining = state.shutdown.is_cancelled();
-    let ready = database.ok && !draining;
+    let ready = database.ok && writable && !draining;
     let body = ReadyBody {
         status: if ready { "ready" } else { "not_ready" },
         models: true,

@@ -59,3 +59,33 @@ pub fn open(database_url: Option<&str>, data_dir: &Path) -> Result<SharedAdmin, 
         None => Ok(Arc::new(Store::open(data_dir)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_url_is_sqlite_and_a_foreign_url_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(open(None, dir.path()).unwrap().backend(), "sqlite");
+        assert_eq!(open(Some("  "), dir.path()).unwrap().backend(), "sqlite");
+        for url in ["mysql://db/vocalis", "sqlite:///x"] {
+            assert!(matches!(
+                open(Some(url), dir.path()),
+                Err(StoreError::InvalidUrl(_))
+            ));
+        }
+        assert!(matches!(
+            super::super::postgres::PgStore::connect("postgres://host:notaport/db"),
+            Err(StoreError::InvalidUrl(_))
+        ));
+        assert!(is_postgres_url("postgresql://u@h/db"));
+    }
+
+    #[test]
+    fn only_connection_failures_are_unavailable() {
+        assert!(StoreError::Unavailable("timed out".into()).is_unavailable());
+        assert!(!StoreError::UnknownTenant("acme".into()).is_unavailable());
+        assert!(!StoreError::DuplicateUsage("s1".into()).is_unavailable());
+    }
+}

@@ -247,13 +247,15 @@ impl<R: Recognize> Core<R> {
         };
         let events = stream.push(bytes).await?;
         self.events.extend(events.into_iter().map(|e| (channel, e)));
-        // Time spent pacing or running queued finals is not client idleness.
-        self.touch();
         let billed = self.billed_seconds();
         if let Some(meter) = self.meter.as_mut() {
             meter.set_audio_seconds(billed);
             meter.checkpoint().await.map_err(End::Closed)?;
         }
+        // Time spent pacing, running queued finals or waiting for a usage
+        // checkpoint (retried while the database restarts) is not client
+        // idleness.
+        self.touch();
         Ok(())
     }
 
