@@ -142,6 +142,12 @@ async fn twilio_media_streams_both_tracks_key_in_custom_parameters_and_speech_ba
     assert_eq!(close.map(|c| c.0), Some(1008), "{messages:?}");
     assert_eq!(messages[0]["code"], "unauthorized", "{messages:?}");
 
+    // No credential and not Twilio: refused at the first frame, 1008.
+    let mut keyless = connect(format!("ws://{}/ws/stt", server.addr)).await;
+    send_json(&mut keyless, json!({"type": "start"})).await;
+    let (messages, close) = read_to_close(&mut keyless).await;
+    assert_eq!(close.map(|c| c.0), Some(1008), "{messages:?}");
+
     // Twilio's own socket, forwarded as it is to /ws/stt: no header, no query.
     let mut socket = connect(format!("ws://{}/ws/stt", server.addr)).await;
     send_json(
@@ -241,7 +247,9 @@ async fn twilio_media_streams_both_tracks_key_in_custom_parameters_and_speech_ba
     let (rest, close) = read_to_close(&mut socket).await;
     assert_eq!(close.map(|c| c.0), Some(1000), "{rest:#?}");
     assert!(
-        !rest.iter().any(|m| m["event"] == "media" || m["event"] == "mark"),
+        !rest
+            .iter()
+            .any(|m| m["event"] == "media" || m["event"] == "mark"),
         "nothing of the cleared reply after the clear: {rest:#?}"
     );
     messages.extend(rest);

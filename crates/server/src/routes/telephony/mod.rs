@@ -150,7 +150,8 @@ async fn twilio_upgrade(
 
 /// Serves a Twilio stream on `route`. Without `principal`, the API key must
 /// arrive in `start.customParameters` within [`MAX_FRAMES_BEFORE_AUTH`]
-/// frames and the idle timeout; media before it is dropped unprocessed.
+/// frames and the idle timeout; media before it is dropped unprocessed, and
+/// a frame that is not Twilio's ends the connection at once (1008).
 /// `read` holds frames the route already read.
 pub(crate) async fn serve_twilio(
     mut socket: WebSocket,
@@ -222,9 +223,14 @@ async fn authenticate_in_band(
                 Err(_) => break,
             },
         };
+        // Twilio sends only JSON text frames with an `event`: anything else
+        // (a 60db or Deepgram client without a key) is refused at once.
         let Frame::Text(text) = &frame else {
-            continue;
+            break;
         };
+        if !crate::wire::twilio::looks_like(text) {
+            break;
+        }
         // `connected`, and anything else before `start`, is skipped (media
         // is never processed before the key is checked).
         if let Ok(Inbound::Start { start, .. }) = serde_json::from_str::<Inbound>(text) {
