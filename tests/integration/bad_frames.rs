@@ -321,15 +321,15 @@ async fn listen_cases(server: &ServerProcess, key: &str) {
 
     let mut socket = connect(server, RAW, key).await;
     send_invalid_utf8(&mut socket).await;
-    expect_close(&mut socket, 1007, "DATA-0002", "listen utf-8").await;
+    expect_close(&mut socket, 1008, "DATA-0000", "listen utf-8").await;
 
     let mut socket = connect(server, RAW, key).await;
     send_binary(&mut socket, vec![0; MAX_FRAME + 1]).await;
-    expect_close(&mut socket, 1009, "DATA-0001", "listen over").await;
+    expect_close(&mut socket, 1008, "DATA-0000", "listen over").await;
 
     let mut socket = connect(server, RAW, key).await;
     send_huge_frame_header(&mut socket).await;
-    expect_close(&mut socket, 1009, "DATA-0001", "listen 1 GiB header").await;
+    expect_close(&mut socket, 1008, "DATA-0000", "listen 1 GiB header").await;
 
     let rows = usage_rows(server, key).await;
     assert_eq!(

@@ -225,19 +225,30 @@ impl SessionClose {
         }
     }
 
-    /// The close reason of Deepgram's protocol (`DATA-0000`, `NET-0001`…).
-    pub fn deepgram_reason(&self) -> &'static str {
-        match self {
-            Self::BadAudio => "DATA-0000",
-            Self::IdleTimeout => "NET-0001",
-            Self::InsufficientCredits => "INSUFFICIENT_CREDITS",
-            Self::Busy => "SERVER_BUSY",
-            Self::TooBig => "DATA-0001",
-            Self::InvalidUtf8 => "DATA-0002",
-            Self::ShuttingDown => "SERVER_SHUTTING_DOWN",
-            Self::LedgerUnavailable => "LEDGER_UNAVAILABLE",
-            Self::Internal => "NET-0000",
+    /// The close code and reason on a route of `dialect`: Deepgram's
+    /// routes use only Deepgram's listen codes (1008 `DATA-0000`, 1011
+    /// `NET-0000` / `NET-0001`), every other route
+    /// [`close_code`](Self::close_code) and [`reason`](Self::reason).
+    pub fn close_for(&self, dialect: Dialect) -> (u16, &'static str) {
+        match dialect {
+            Dialect::OpenAi => (self.close_code(), self.reason()),
+            Dialect::Deepgram => match self {
+                Self::BadAudio | Self::TooBig | Self::InvalidUtf8 => (1008, "DATA-0000"),
+                Self::IdleTimeout => (1011, "NET-0001"),
+                // Deepgram would refuse this at the handshake (402); 1008
+                // is its policy close, the reason says why.
+                Self::InsufficientCredits => (1008, "INSUFFICIENT_CREDITS"),
+                Self::Busy | Self::LedgerUnavailable | Self::ShuttingDown | Self::Internal => {
+                    (1011, "NET-0000")
+                }
+            },
         }
+    }
+
+    /// The close reason of Deepgram's protocol (`DATA-0000`, `NET-0001`…);
+    /// see [`close_for`](Self::close_for).
+    pub fn deepgram_reason(&self) -> &'static str {
+        self.close_for(Dialect::Deepgram).1
     }
 
     /// The stable code of the `error` message sent before closing.

@@ -119,7 +119,7 @@ fn receive_errors_map_to_close_codes() {
         (invalid.close_code(), invalid.reason()),
         (1007, "INVALID_UTF8")
     );
-    assert_eq!(invalid.deepgram_reason(), "DATA-0002");
+    assert_eq!(invalid.deepgram_reason(), "DATA-0000");
     let gone = tungstenite::Error::ConnectionClosed;
     assert_eq!(
         SessionClose::from_receive_error(axum::Error::new(gone)),
@@ -238,5 +238,39 @@ async fn responses_are_rendered_again_in_the_route_dialect() {
     assert_eq!(
         in_dialect(ok, Dialect::Deepgram).await.status(),
         StatusCode::OK
+    );
+}
+
+#[test]
+fn deepgram_routes_close_with_deepgram_codes_only() {
+    let all = [
+        SessionClose::InsufficientCredits,
+        SessionClose::Busy,
+        SessionClose::IdleTimeout,
+        SessionClose::TooBig,
+        SessionClose::InvalidUtf8,
+        SessionClose::BadAudio,
+        SessionClose::ShuttingDown,
+        SessionClose::LedgerUnavailable,
+        SessionClose::Internal,
+    ];
+    for close in all {
+        let (code, reason) = close.close_for(Dialect::Deepgram);
+        assert!(matches!(code, 1000 | 1008 | 1011), "{close:?}: {code}");
+        if code == 1011 {
+            assert!(reason.starts_with("NET-"), "{close:?}: {reason}");
+        }
+        assert_eq!(
+            close.close_for(Dialect::OpenAi),
+            (close.close_code(), close.reason())
+        );
+    }
+    assert_eq!(
+        SessionClose::TooBig.close_for(Dialect::Deepgram),
+        (1008, "DATA-0000")
+    );
+    assert_eq!(
+        SessionClose::IdleTimeout.close_for(Dialect::Deepgram),
+        (1011, "NET-0001")
     );
 }

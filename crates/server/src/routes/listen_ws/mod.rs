@@ -267,7 +267,8 @@ impl Dialect<PoolStream> for Deepgram {
                 if end.flushes() {
                     out.push(json(&metadata));
                 }
-                Some((reason.close_code(), reason.deepgram_reason().to_owned()))
+                let (code, text) = reason.close_for(crate::error::Dialect::Deepgram);
+                Some((code, text.to_owned()))
             }
             End::ClientGone => None,
         }
