@@ -237,6 +237,19 @@ impl SttStream {
         .await
     }
 
+    /// The end of the latest word decoded and of the latest VAD speech
+    /// (stream seconds), and whether a decode is in flight or waiting: what
+    /// gap detection (Deepgram's `UtteranceEnd`) needs.
+    pub fn word_timing(&self) -> (Option<f64>, Option<f64>, bool) {
+        let core = self.core();
+        let recognizer = &core.recognizer;
+        (
+            recognizer.last_word_end(),
+            recognizer.last_speech_end(),
+            recognizer.has_pending_work() || self.in_flight.is_some(),
+        )
+    }
+
     /// Whether a decode is in flight or waiting.
     pub fn has_pending_work(&self) -> bool {
         self.core().recognizer.has_pending_work()

@@ -1,19 +1,20 @@
-//! Engine events to Deepgram live messages: `Results` (partials and finals,
-//! `from_finalize` after a `Finalize`), `SpeechStarted`, `UtteranceEnd`, and
-//! the closing `Metadata`.
+//! Engine events to Deepgram live messages: `Results` (partials and finals;
+//! `speech_final` only at a silence endpoint, `from_finalize` on the finals a
+//! `Finalize` produced), `SpeechStarted`, `UtteranceEnd` (timed by
+//! [`super::utterance_end`]), `Warning` for parameters that are not applied,
+//! and the closing `Metadata`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
-use vocalis_inference::streaming::StreamEvent;
+use vocalis_inference::streaming::{FinalReason, StreamEvent};
 
 use super::input::ChannelAudio;
 use crate::metrics::Metrics;
 use crate::wire::deepgram::{
-    model_uuid, plain_word, rfc3339_now, whisper_model_info, Alternative, Endpointing,
-    ListenParams, LiveChannel, Metadata, ModelInfo, Results, ResultsMetadata, SpeechStarted,
-    UtteranceEnd, Word,
+    model_uuid, plain_word, rfc3339_now, whisper_model_info, Alternative, ListenParams,
+    LiveChannel, Metadata, ModelInfo, Results, ResultsMetadata, SpeechStarted, Word,
 };
 
 /// Any message this route sends.
@@ -24,10 +25,54 @@ pub enum Outgoing {
     Results(Box<Results>),
     /// Speech began.
     SpeechStarted(SpeechStarted),
-    /// An utterance ended.
-    UtteranceEnd(UtteranceEnd),
     /// The session's summary.
     Metadata(Box<Metadata>),
+}
+
+/// `{"type":"Warning","code":"UNSUPPORTED_FEATURE","parameter":…,"description":…}`:
+/// Deepgram's warning message shape (its other sockets' `Warning`: `type`,
+/// `code`, `description`), naming the query parameter, sent right after the
+/// upgrade for each parameter this server does not apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveWarning {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    code: &'static str,
+    /// The query parameter concerned.
+    pub parameter: String,
+    /// Why it is not applied.
+    pub description: String,
+}
+
+/// The `Warning`s for `params`: parameters this server does not know or
+/// apply (as `POST /v1/listen` lists them in `metadata.warnings`), and
+/// `diarize`, which is pre-recorded only.
+pub fn warnings(params: &ListenParams) -> Vec<LiveWarning> {
+    let warning = |parameter: &str, description: String| LiveWarning {
+        kind: "Warning",
+        code: "UNSUPPORTED_FEATURE",
+        parameter: parameter.to_owned(),
+        description,
+    };
+    let mut out: Vec<LiveWarning> = params
+        .ignored
+        .iter()
+        .map(|name| {
+            warning(
+                name,
+                format!("`{name}` is not supported by this server and was ignored"),
+            )
+        })
+        .collect();
+    if params.diarize {
+        out.push(warning(
+            "diarize",
+            "diarization is available on pre-recorded audio (POST /v1/listen) only; \
+             live words carry no speaker"
+                .to_owned(),
+        ));
+    }
+    out
 }
 
 /// The three booleans of a `Results`.
@@ -47,9 +92,6 @@ pub struct MessageWriter {
     model_uuid: String,
     punctuated: bool,
     vad_events: bool,
-    utterance_end: bool,
-    endpointing: bool,
-    finalize_pending: Vec<bool>,
     latest_audio: Option<(f64, Instant)>,
 }
 
@@ -67,19 +109,8 @@ impl MessageWriter {
             model_uuid: model_uuid(model),
             punctuated: params.punctuated(),
             vad_events: params.vad_events,
-            utterance_end: params.interim_results && params.utterance_end_ms.is_some(),
-            endpointing: !matches!(params.endpointing, Some(Endpointing::Disabled)),
-            finalize_pending: Vec::new(),
             latest_audio: None,
         }
-    }
-
-    /// The client asked to finalize `channel`: its next final is `from_finalize`.
-    pub fn finalize_requested(&mut self, channel: usize) {
-        if self.finalize_pending.len() <= channel {
-            self.finalize_pending.resize(channel + 1, false);
-        }
-        self.finalize_pending[channel] = true;
     }
 
     /// Audio up to stream time `position` arrived now.
@@ -139,12 +170,11 @@ impl MessageWriter {
         event: StreamEvent,
         metrics: &Metrics,
     ) -> Vec<Outgoing> {
-        let index = vec![channel as u32, total as u32];
         match event {
             StreamEvent::SpeechStarted { at } if self.vad_events => {
                 vec![Outgoing::SpeechStarted(SpeechStarted {
                     kind: Default::default(),
-                    channel: index,
+                    channel: vec![channel as u32, total as u32],
                     timestamp: round_ms(at),
                 })]
             }
@@ -168,16 +198,12 @@ impl MessageWriter {
                 start,
                 end,
                 confidence,
+                reason,
                 ..
             } => {
                 if let Some(latency) = self.latency(end) {
                     metrics.final_latency.observe(latency);
                 }
-                let from_finalize = self
-                    .finalize_pending
-                    .get_mut(channel)
-                    .map(std::mem::take)
-                    .unwrap_or(false);
                 let words: Vec<Word> = words
                     .iter()
                     .filter_map(|w| {
@@ -193,27 +219,20 @@ impl MessageWriter {
                         })
                     })
                     .collect();
-                let last_word_end = words.last().map_or(end, |w| w.end);
                 let alternative = Alternative {
                     transcript: self.text(&text),
                     confidence: confidence.clamp(0.0, 1.0),
                     words,
                 };
-                let speech_final = self.endpointing && !from_finalize;
+                // Deepgram: `speech_final` only when the speaker paused
+                // (a silence endpoint), never on a forced cut or a flush;
+                // `from_finalize` on what a `Finalize` produced.
                 let flags = Flags {
                     is_final: true,
-                    speech_final,
-                    from_finalize,
+                    speech_final: reason.is_speech_final(),
+                    from_finalize: reason == FinalReason::Finalize,
                 };
-                let mut out = vec![self.results(channel, total, (start, end), alternative, flags)];
-                if self.utterance_end {
-                    out.push(Outgoing::UtteranceEnd(UtteranceEnd {
-                        kind: Default::default(),
-                        channel: index,
-                        last_word_end: round_ms(last_word_end),
-                    }));
-                }
-                out
+                vec![self.results(channel, total, (start, end), alternative, flags)]
             }
         }
     }

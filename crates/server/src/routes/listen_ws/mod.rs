@@ -6,9 +6,13 @@
 //! header is read from the first bytes); other containers are refused with
 //! close 1008 `DATA-0000`. With `multichannel=true` each channel gets its own
 //! recognizer and `channel_index` `[i, n]`. Messages out: `Results`,
-//! `SpeechStarted` (`vad_events`), `UtteranceEnd` (`interim_results` +
-//! `utterance_end_ms`), and `Metadata` before a normal close. Client text
-//! frames: `KeepAlive`, `Finalize`, `CloseStream`. Close codes come from the
+//! `SpeechStarted` (`vad_events`), `UtteranceEnd` (`utterance_end_ms`, which
+//! like Deepgram needs `interim_results=true`: 400 otherwise), `Warning`s
+//! for parameters not applied, and `Metadata` before a normal close.
+//! `endpointing=<ms>` is the silence endpoint (300–10000 ms);
+//! `endpointing=false` turns it off: finals come only from `Finalize`,
+//! `CloseStream` and the long-utterance cut. Client text frames:
+//! `KeepAlive`, `Finalize`, `CloseStream`. Close codes come from the
 //! shared [`SessionClose`] mapping, with Deepgram's reasons. The session
 //! runs on the dialect-free live core ([`crate::session::live`]); this module
 //! only translates.
@@ -16,15 +20,17 @@
 //! # Layout
 //! - [`input`]: the wire audio of a session, per channel.
 //! - [`messages`]: engine events to Deepgram messages.
+//! - [`utterance_end`]: `UtteranceEnd` by audio time.
 
 mod input;
 mod messages;
+mod utterance_end;
 
 use std::sync::Arc;
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tracing::Instrument as _;
@@ -45,6 +51,7 @@ use crate::wire::deepgram::{ClientMessage, Endpointing, ListenParams};
 use super::transcriptions::stt::check_language;
 use input::{ChannelAudio, InputError};
 use messages::MessageWriter;
+use utterance_end::UtteranceEnds;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/v1/listen", get(upgrade))
@@ -74,18 +81,20 @@ async fn upgrade(
             tasks.track_future(session)
         });
     };
+    let request_id = crate::wire::deepgram::new_request_id();
     let params = match ListenParams::from_query(query.as_deref()) {
         Ok(params) => params,
-        Err(error) => return ApiError::InvalidPayload(error.to_string()).into_response(),
+        Err(error) => {
+            return ApiError::InvalidPayload(error.to_string()).into_listen_response(&request_id)
+        }
     };
     if let Err(error) = streaming_config(&state, &params).and_then(|_| input::raw_format(&params)) {
-        return error.into_response();
+        return error.into_listen_response(&request_id);
     }
     let mut upgrade = crate::session::socket::limit_upgrade(upgrade, &state.config);
     if let Credential::Subprotocol { protocol, .. } = &caller.credential {
         upgrade = upgrade.protocols([protocol.clone()]);
     }
-    let request_id = crate::wire::deepgram::new_request_id();
     let credit = match crate::billing::admit(&state.ledger, &caller.principal).await {
         Ok(admission) => admission.credit_micros,
         Err(refused) => return refused.into_listen_response(&request_id),
@@ -101,23 +110,40 @@ async fn upgrade(
 }
 
 /// Recognizer settings for Deepgram's parameters; a 400 when they cannot be
-/// honoured (an unknown `language`, or one the served model does not speak).
+/// honoured (an unknown `language`, or one the served model does not speak;
+/// `utterance_end_ms` without `interim_results`, as Deepgram refuses it).
 fn streaming_config(state: &AppState, params: &ListenParams) -> Result<StreamingConfig, ApiError> {
+    if let Some(ms) = params.utterance_end_ms {
+        if !params.interim_results {
+            return Err(ApiError::InvalidPayload(
+                "utterance_end_ms requires interim_results=true".to_owned(),
+            ));
+        }
+        if !(1..=MAX_UTTERANCE_END_MS).contains(&ms) {
+            return Err(ApiError::InvalidPayload(format!(
+                "query parameter `utterance_end_ms={ms}` is invalid: expected 1 to \
+                 {MAX_UTTERANCE_END_MS} milliseconds"
+            )));
+        }
+    }
     let language = match check_language(state, params.fixed_language())? {
         Some(code) => Some(code),
         None if state.engines.multilingual => None,
         None => Some("en".to_owned()),
     };
     // Deepgram's endpointing is silence in ms (default 10); the VAD needs at
-    // least 300 ms to tell a pause from a gap between words.
-    let utterance_end_ms = match params.endpointing {
-        None => 300,
-        Some(Endpointing::Ms(ms)) => ms.clamp(300, 10_000),
-        Some(Endpointing::Disabled) => 10_000,
+    // least 300 ms to tell a pause from a gap between words. `false` turns
+    // the silence endpoint off (the VAD silence then only separates bursts
+    // of speech for `SpeechStarted`).
+    let (endpointing, utterance_end_ms) = match params.endpointing {
+        None => (true, 300),
+        Some(Endpointing::Ms(ms)) => (true, ms.clamp(300, 10_000)),
+        Some(Endpointing::Disabled) => (false, 300),
     };
     Ok(StreamingConfig {
         interim_results: params.interim_results,
         utterance_end_ms,
+        endpointing,
         options: TranscribeOptions {
             language,
             initial_prompt: params.prompt(),
@@ -127,6 +153,9 @@ fn streaming_config(state: &AppState, params: &ListenParams) -> Result<Streaming
     })
 }
 
+/// Largest `utterance_end_ms` (one minute of audio without words).
+const MAX_UTTERANCE_END_MS: u32 = 60_000;
+
 /// One `/v1/listen` session's Deepgram translation state.
 struct Deepgram {
     engines: Arc<Engines>,
@@ -135,6 +164,7 @@ struct Deepgram {
     config: StreamingConfig,
     audio: ChannelAudio,
     writer: MessageWriter,
+    utterance_ends: UtteranceEnds,
     channels: usize,
 }
 
@@ -168,8 +198,15 @@ async fn run(
         config,
         audio: ChannelAudio::new(&params),
         writer: MessageWriter::new(&params, request_id, &state.engines.stt_model),
+        utterance_ends: UtteranceEnds::new(params.utterance_end_ms),
         channels: 0,
     };
+    // Parameters that are not applied are said, not silently dropped.
+    for warning in messages::warnings(&params) {
+        if socket.send(json(&warning)).await.is_err() {
+            break;
+        }
+    }
     let core = Core::new(meter, Limits::from_config(&state.config), metrics.clone());
     core.run(&mut dialect, &mut socket, &state.shutdown).await;
 }
@@ -181,7 +218,15 @@ impl Dialect<PoolStream> for Deepgram {
         frame: Frame,
         out: &mut Outbox,
     ) -> Result<(), End> {
-        let _ = out;
+        // The gap since the last word, as of the audio received so far.
+        let total = core.channels().max(1);
+        for index in 0..core.channels() {
+            let timing = core.word_timing(index);
+            let position = core.position(index);
+            if let Some(end) = self.utterance_ends.observe(index, total, position, timing) {
+                out.push(json(&end));
+            }
+        }
         match frame {
             Frame::Binary(bytes) => {
                 core.touch();
@@ -216,13 +261,7 @@ impl Dialect<PoolStream> for Deepgram {
                 Ok(ClientMessage::KeepAlive) => core.touch(),
                 Ok(ClientMessage::Finalize { channel }) => {
                     core.touch();
-                    let channel = channel.map(|c| c as usize);
-                    core.finalize(channel);
-                    for index in 0..core.channels() {
-                        if channel.is_none_or(|c| c == index) {
-                            self.writer.finalize_requested(index);
-                        }
-                    }
+                    core.finalize(channel.map(|c| c as usize));
                 }
                 Ok(ClientMessage::CloseStream) => return Err(End::Stopped),
                 Err(error) => {
@@ -242,11 +281,38 @@ impl Dialect<PoolStream> for Deepgram {
         out: &mut Outbox,
     ) {
         for event in events {
+            let covered = match &event {
+                StreamEvent::Partial {
+                    end, last_word_end, ..
+                } => Some((*end, *last_word_end, None)),
+                StreamEvent::Final {
+                    end,
+                    last_word_end,
+                    words,
+                    ..
+                } => {
+                    let sent = words.iter().map(|w| w.end).reduce(f64::max);
+                    Some((*end, *last_word_end, Some(sent)))
+                }
+                StreamEvent::SpeechStarted { .. } => None,
+            };
             for message in self
                 .writer
                 .messages(channel, channels, event, &self.metrics)
             {
                 out.push(json(&message));
+            }
+            if let Some((end, last_word_end, final_words)) = covered {
+                let due = self.utterance_ends.transcript(
+                    channel,
+                    channels,
+                    end,
+                    last_word_end,
+                    final_words,
+                );
+                if let Some(utterance_end) = due {
+                    out.push(json(&utterance_end));
+                }
             }
         }
     }

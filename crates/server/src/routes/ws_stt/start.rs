@@ -1,9 +1,16 @@
 //! Validating a `start` message into effective session settings.
+//!
+//! An explicit `start` is honoured exactly or refused with a stable code
+//! (`unsupported_encoding`, `unsupported_sample_rate`,
+//! `unsupported_language`, `unsupported_setting`, `invalid_message`); no
+//! setting silently falls back to a default. Only an absent field takes its
+//! default (μ-law, 8000 Hz, 500 ms, partials on).
 
 use vocalis_inference::streaming::StreamingConfig;
 use vocalis_inference::stt::TranscribeOptions;
 
 use crate::session::audio_input::{AudioInput, InputEncoding, SUPPORTED_RATES};
+use crate::wire::openai::language_code;
 use crate::wire::sixtydb::{EffectiveSttConfig, StartConfig, SttEncoding};
 
 /// The most languages a session may name.
@@ -12,7 +19,8 @@ pub const MAX_LANGUAGES: usize = 5;
 /// A `start` the server cannot accept, with its stable error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartError {
-    /// `unsupported_encoding`, `unsupported_sample_rate`, `unsupported_language`, `invalid_message`.
+    /// `unsupported_encoding`, `unsupported_sample_rate`, `unsupported_language`,
+    /// `unsupported_setting`, `invalid_message`.
     pub code: &'static str,
     /// Human message.
     pub message: String,
@@ -55,23 +63,31 @@ pub fn decode_language(
             format!("at most {MAX_LANGUAGES} languages per session"),
         ));
     }
-    let normalized: Vec<String> = languages
-        .iter()
-        .map(|l| {
-            l.split(['-', '_'])
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase()
-        })
-        .collect();
-    if let Some(bad) = normalized
-        .iter()
-        .find(|l| l.len() < 2 || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_alphabetic()))
-    {
-        return Err(invalid(
-            "unsupported_language",
-            format!("`{bad}` is not a language code"),
-        ));
+    let mut normalized: Vec<String> = Vec::with_capacity(languages.len());
+    for language in languages {
+        let base = language
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let well_formed =
+            (2..=3).contains(&base.len()) && base.bytes().all(|b| b.is_ascii_alphabetic());
+        // A code Whisper does not know would be decoded as some other
+        // language: refuse it rather than guess.
+        match language_code(&base).filter(|_| well_formed) {
+            Some(code) => {
+                if !normalized.iter().any(|n| n == code) {
+                    normalized.push(code.to_owned());
+                }
+            }
+            None => {
+                return Err(invalid(
+                    "unsupported_language",
+                    format!("`{language}` is not a language this server can transcribe"),
+                ))
+            }
+        }
     }
     if !multilingual {
         return if normalized.iter().all(|l| l == "en") {
@@ -120,6 +136,13 @@ pub fn accept(
         return Err(invalid(
             "unsupported_sample_rate",
             format!("sample_rate {sample_rate} is not supported; use 8000, 16000, 22050, 24000, 44100 or 48000"),
+        ));
+    }
+    if config.continuous_mode == Some(false) {
+        return Err(invalid(
+            "unsupported_setting",
+            "continuous_mode false is not supported: sessions always keep transcribing \
+             until `stop`",
         ));
     }
     let utterance_end_ms = config.utterance_end_ms.unwrap_or(500);
@@ -211,6 +234,13 @@ mod tests {
             (json!({"encoding": "opus"}), "unsupported_encoding"),
             (json!({"sample_rate": 11025}), "unsupported_sample_rate"),
             (json!({"utterance_end_ms": 100}), "invalid_message"),
+            (json!({"encoding": ""}), "unsupported_encoding"),
+            (
+                json!({"encoding": "flac", "sample_rate": 16000}),
+                "unsupported_encoding",
+            ),
+            (json!({"sample_rate": 0}), "unsupported_sample_rate"),
+            (json!({"continuous_mode": false}), "unsupported_setting"),
         ];
         for (config, code) in cases {
             let error = accept(None, Some(&start(config.clone())), None, true).unwrap_err();
@@ -223,6 +253,15 @@ mod tests {
             accept(Some(six), None, None, true).unwrap_err().code,
             "invalid_message"
         );
+        for bad in ["zz", "", "english!", "x"] {
+            let error = accept(Some(vec![bad.into()]), None, None, true).unwrap_err();
+            assert_eq!(error.code, "unsupported_language", "{bad}");
+        }
+        let ok =
+            start(json!({"encoding": "linear", "sample_rate": 16000, "continuous_mode": true}));
+        let accepted = accept(None, Some(&ok), None, true).unwrap();
+        assert_eq!(accepted.effective.encoding, SttEncoding::Linear);
+        assert_eq!(accepted.effective.sample_rate, 16_000);
     }
 
     #[test]
@@ -238,6 +277,10 @@ mod tests {
         assert_eq!(
             decode_language(Some(&["en".into(), "hi".into()]), true).unwrap(),
             None
+        );
+        assert_eq!(
+            decode_language(Some(&["en-US".into(), "en-GB".into()]), true).unwrap(),
+            Some("en".into())
         );
         assert_eq!(decode_language(None, true).unwrap(), None);
         assert_eq!(decode_language(None, false).unwrap(), Some("en".into()));

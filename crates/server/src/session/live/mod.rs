@@ -41,7 +41,7 @@ use crate::metrics::Metrics;
 use crate::session::stt_stream::SttStreamError;
 use crate::store::ledger::Outcome;
 
-pub use recognize::{PoolStream, Recognize};
+pub use recognize::{PoolStream, Recognize, WordTiming};
 pub use transport::Transport;
 
 /// How a live session ended.
@@ -278,6 +278,13 @@ impl<R: Recognize> Core<R> {
     /// Seconds of audio `channel` has consumed.
     pub fn position(&self, channel: usize) -> f64 {
         self.channels.get(channel).map_or(0.0, R::position)
+    }
+
+    /// The word clock of `channel` (see [`WordTiming`]).
+    pub fn word_timing(&self, channel: usize) -> WordTiming {
+        self.channels
+            .get(channel)
+            .map_or_else(WordTiming::default, R::word_timing)
     }
 
     /// Billed audio: every channel is transcribed, so each counts.

@@ -34,6 +34,22 @@ pub trait Recognize: Send {
     fn seconds_received(&self) -> f64;
     /// Seconds of audio the recogniser has consumed (latency metrics).
     fn position(&self) -> f64;
+    /// Where the words stand, for gap detection (Deepgram's
+    /// `UtteranceEnd`); nothing known by default.
+    fn word_timing(&self) -> WordTiming {
+        WordTiming::default()
+    }
+}
+
+/// The word clock of one channel, in stream seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WordTiming {
+    /// End of the latest word decoded (partials included).
+    pub last_word_end: Option<f64>,
+    /// End of the latest audio the VAD scored as speech.
+    pub last_speech_end: Option<f64>,
+    /// Whether a decode is in flight or waiting (its words are not known yet).
+    pub pending: bool,
 }
 
 /// A live [`SttStream`] whose decodes run on the engines' Whisper pool.
@@ -88,5 +104,14 @@ impl Recognize for PoolStream {
 
     fn position(&self) -> f64 {
         self.stream.position()
+    }
+
+    fn word_timing(&self) -> WordTiming {
+        let (last_word_end, last_speech_end, pending) = self.stream.word_timing();
+        WordTiming {
+            last_word_end,
+            last_speech_end,
+            pending,
+        }
     }
 }
