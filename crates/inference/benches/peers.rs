@@ -8,8 +8,8 @@
 //!     [model=tiny.en] [quant=f16|q8_0] [threads=2] [reps=3] [audio_ctx=auto|full|N] \
 //!     [language=en] [flash_attn=0|1] [label=NAME] [retries=$BENCH_RETRIES|30]
 //! cargo bench -p vocalis-inference --bench peers -- tts TEXTS.tsv OUT.json \
-//!     [threads=1] [spinning=0|1] [reps=3] [silence=0] [ttfa=PARAGRAPH] [label=NAME] \
-//!     [retries=$BENCH_RETRIES|30]
+//!     [threads=1] [spinning=0|1] [reps=3] [silence=0] [ttfa=PARAGRAPH] [first_phrase=1|0] \
+//!     [label=NAME] [retries=$BENCH_RETRIES|30]
 //! ```
 //!
 //! `CLIPS.tsv` lines are `id<TAB>audio path<TAB>duration<TAB>reference`
@@ -26,6 +26,9 @@
 //! measurement was clean. TTS runs
 //! with no silence between sentences by default (`silence=0`), like
 //! piper-tts' `synthesize`, so real-time factors compare like for like.
+//! Time to first audio speaks the paragraph as `/ws/tts` does: its first
+//! sentence's first clause on its own (`first_phrase=1`, the default;
+//! `tts::phrase`), then the rest.
 
 mod common;
 
@@ -305,6 +308,7 @@ fn tts(texts_tsv: &Path, o: &BTreeMap<String, String>) -> Value {
             / rate
     };
     let retries = num(o, "retries", default_retries()).max(1);
+    let first_phrase = opt(o, "first_phrase", "1") == "1";
 
     synth(&texts[0].1); // warm-up
     let mut seconds = vec![Vec::with_capacity(reps); texts.len()];
@@ -324,23 +328,34 @@ fn tts(texts_tsv: &Path, o: &BTreeMap<String, String>) -> Value {
             audio_s[i].push(a);
         }
         // Time to first audio, then the rest of the stream (one measurement).
+        // With `first_phrase=1`, as `/ws/tts` does: the first sentence's
+        // first clause, then the rest of that sentence at the clause's gain,
+        // then the other sentences.
         let (total_s, tries, clean, (first_s, first_len, samples, chunks)) = timed(retries, || {
             let started = Instant::now();
-            let mut stream = voice
-                .synthesize_stream(&paragraph, &options)
-                .unwrap_or_else(|e| common::fail(&format!("synthesis failed: {e}")));
+            let speak = |text: &str, options: &SynthesisOptions| {
+                voice
+                    .synthesize_stream(text, options)
+                    .unwrap_or_else(|e| common::fail(&format!("synthesis failed: {e}")))
+                    .map(|c| c.unwrap_or_else(|e| common::fail(&format!("synthesis failed: {e}"))))
+            };
+            let (head, tail, others) = split_first_phrase(&paragraph, first_phrase);
+            let mut stream = speak(head, &options);
             let first = stream
                 .next()
-                .and_then(Result::ok)
                 .unwrap_or_else(|| common::fail("the stream yielded no audio"));
             let first_s = started.elapsed().as_secs_f64();
+            let continued = SynthesisOptions {
+                gain: Some(first.gain),
+                ..options.clone()
+            };
             let mut samples = first.samples.len();
             let mut chunks = 1;
-            for chunk in stream {
-                samples += chunk
-                    .unwrap_or_else(|e| common::fail(&format!("synthesis failed: {e}")))
-                    .samples
-                    .len();
+            for chunk in stream
+                .chain(speak(tail, &continued))
+                .chain(speak(others, &options))
+            {
+                samples += chunk.samples.len();
                 chunks += 1;
             }
             (first_s, first.samples.len(), samples, chunks)
@@ -380,6 +395,27 @@ fn tts(texts_tsv: &Path, o: &BTreeMap<String, String>) -> Value {
             "audio_s": audio,
         })).collect::<Vec<_>>(),
         "ttfa_text": paragraph,
+        "ttfa_first_phrase": first_phrase,
         "ttfa": ttfa,
     })
+}
+
+/// `paragraph` as (first clause of its first sentence, the rest of that
+/// sentence, the other sentences); without a cut (or `enabled` off), the
+/// first sentence is the head and the tail is empty.
+fn split_first_phrase(paragraph: &str, enabled: bool) -> (&str, &str, &str) {
+    use vocalis_inference::tts::phrase::first_phrase_end;
+    use vocalis_inference::tts::split::{next_sentence, DEFAULT_MAX_CHARS};
+    let Some(first) = next_sentence(paragraph, 0, DEFAULT_MAX_CHARS) else {
+        return (paragraph, "", "");
+    };
+    let cut = enabled
+        .then(|| first_phrase_end(&paragraph[first.clone()]))
+        .flatten()
+        .map_or(first.end, |end| first.start + end);
+    (
+        &paragraph[..cut],
+        &paragraph[cut..first.end],
+        &paragraph[first.end..],
+    )
 }
