@@ -201,7 +201,7 @@ async fn bad_requests_get_json_errors_and_one_row_each() {
         (json!({"input": "   "}), 422),
         (json!({"voice": "alloy"}), 422),
         (json!({"input": "a".repeat(201)}), 413),
-        (json!({"input": "Hi.", "response_format": "opus"}), 400),
+        (json!({"input": "Hi.", "response_format": "aac"}), 400),
         (
             json!({"input": "Hi.", "encoding": "mp3", "response_format": "wav"}),
             400,
