@@ -4,7 +4,7 @@
 //! The stream starts with `OpusHead` (pre-skip = the encoder's lookahead)
 //! and `OpusTags` pages; audio pages are flushed every
 //! [`PACKETS_PER_PAGE`] packets so a streamed response plays as it
-//! arrives. The last packet is held back until [`OggOpusStream::finish`]
+//! arrives. The last packet is held back until the stream is finished
 //! so it can carry the end-of-stream flag and a granule position that
 //! trims the padding of the final frame.
 

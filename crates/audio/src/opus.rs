@@ -1,7 +1,7 @@
 //! Opus through libopus (the `opus` crate): the `OpusHead` identification
 //! header that Ogg and WebM both carry (RFC 7845 §5.1), a packet decoder
 //! that honours its pre-skip and output gain, and the packet encoder used
-//! for Ogg Opus output ([`crate::ogg_out`]).
+//! for Ogg Opus output ([`crate::ogg_opus`]).
 //!
 //! Only channel mapping family 0 (mono or stereo) and family 1 streams of
 //! one or two channels coded as a single Opus stream are decoded; anything
