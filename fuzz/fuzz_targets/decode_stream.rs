@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
         if let Some(info) = decoder.info() {
             let frames = out.len() / usize::from(info.channels.max(1));
             // PCM is bounded by the bytes pushed; Opus by the per-push cap.
-            let bound = piece.len().max((MAX_SECONDS_PER_PUSH * f64::from(info.sample_rate)) as usize + 5_760);
+            let bound = piece
+                .len()
+                .max((MAX_SECONDS_PER_PUSH * f64::from(info.sample_rate)) as usize + 5_760);
             assert!(frames <= bound, "{frames} > {bound}");
         }
         if result.is_err() {
