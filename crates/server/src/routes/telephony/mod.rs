@@ -150,7 +150,7 @@ async fn twilio_upgrade(
 
 /// Serves a Twilio stream on `route`. Without `principal`, the API key must
 /// arrive in `start.customParameters` within [`MAX_FRAMES_BEFORE_AUTH`]
-/// frames and the idle timeout; media before it is dropped unprocessed, and
+/// frames and one idle timeout (`idle_timeout_ms`) from the upgrade; media before it is dropped unprocessed, and
 /// a frame that is not Twilio's ends the connection at once (1008).
 /// `read` holds frames the route already read.
 pub(crate) async fn serve_twilio(
@@ -210,12 +210,14 @@ async fn authenticate_in_band(
     state: &AppState,
     replay: &mut Vec<Frame>,
 ) -> Option<Principal> {
-    let limit = Duration::from_millis(state.config.idle_timeout_ms);
+    // One deadline for the whole exchange, however the frames trickle in.
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(state.config.idle_timeout_ms);
     let mut pending = std::mem::take(replay).into_iter();
     for _ in 0..MAX_FRAMES_BEFORE_AUTH {
         let frame = match pending.next() {
             Some(frame) => frame,
-            None => match tokio::time::timeout(limit, Transport::recv(socket)).await {
+            None => match tokio::time::timeout_at(deadline, Transport::recv(socket)).await {
                 Ok(Some(Ok(Message::Text(text)))) => Frame::Text(text),
                 Ok(Some(Ok(Message::Binary(bytes)))) => Frame::Binary(bytes),
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
