@@ -141,6 +141,22 @@ async fn diarize_on_listen_transcriptions_and_cli() {
     assert!(utterances.len() >= 6, "{utterances:?}");
     assert!(utterances.iter().all(|u| u["speaker"].is_u64()));
 
+    // A speaker-count hint is obeyed: one speaker asked, one given.
+    let response = client
+        .post(server.url("/v1/listen?diarize=true&diarize_speakers=1"))
+        .bearer_auth(&key)
+        .header("Content-Type", "audio/wav")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap();
+    let words = json["results"]["channels"][0]["alternatives"][0]["words"]
+        .as_array()
+        .unwrap();
+    assert!(words.len() >= 30 && words.iter().all(|w| w["speaker"] == 0));
+
     // OpenAI diarized_json: alternating A/B segments.
     let form = Form::new()
         .text("model", "gpt-4o-transcribe-diarize")

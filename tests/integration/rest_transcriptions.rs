@@ -1,7 +1,7 @@
 //! `POST /v1/audio/transcriptions` and pre-recorded `POST /v1/listen` over
 //! real HTTP with real speech (a Piper clip from `vocalis speak`): the
 //! Deepgram shape with `text`, every OpenAI `response_format`, base64 JSON
-//! with μ-law, multichannel and diarize warnings, each error status with its
+//! with μ-law, multichannel and diarize on one voice, each error status with its
 //! JSON body, and one usage row per request.
 
 use std::collections::BTreeSet;
@@ -309,10 +309,12 @@ async fn deepgram_json_and_every_openai_format() {
     assert_eq!(transcript, transcript.to_lowercase(), "punctuate=false");
     assert!(!transcript.contains('.'), "{transcript}");
     assert!(alternative["words"][0].get("punctuated_word").is_none());
-    assert!(alternative["words"][0].get("speaker").is_none());
-    let warnings = body["metadata"]["warnings"].as_array().unwrap();
+    // One voice: every word is speaker 0 (tests/integration/diarize.rs has two).
+    let words = alternative["words"].as_array().unwrap();
+    assert!(words.iter().all(|w| w["speaker"] == 0), "{words:?}");
+    let warnings = body["metadata"]["warnings"].as_array();
     assert!(
-        warnings.iter().any(|w| w["parameter"] == "diarize"),
+        warnings.is_none_or(|w| w.iter().all(|w| w["parameter"] != "diarize")),
         "{warnings:?}"
     );
 

@@ -149,7 +149,11 @@ async fn transcribe(
     let per_channel = decoded.tracks.len() > 1;
     let pending = match (&decoded.tracks[..], params.diarize) {
         ([mono], true) => {
-            let options = diarize::options(None, None, None);
+            let options = diarize::options(
+                params.diarize_speakers,
+                params.min_speakers,
+                params.max_speakers,
+            );
             diarize::start(state, mono.clone(), options).await?
         }
         _ => None,

@@ -69,6 +69,13 @@ pub struct ListenParams {
     /// `utt_split`: seconds of pause between words that start a new
     /// utterance (pre-recorded, with `utterances`); `None` = Deepgram's 0.8.
     pub utt_split: Option<f64>,
+    /// Speaker-count hints for `diarize` (pre-recorded): `diarize_speakers`
+    /// fixes the count, `min_speakers` / `max_speakers` bound it (1–16).
+    pub diarize_speakers: Option<u32>,
+    /// `min_speakers`.
+    pub min_speakers: Option<u32>,
+    /// `max_speakers`.
+    pub max_speakers: Option<u32>,
     /// Names of parameters that were not understood and are ignored.
     pub ignored: Vec<String>,
 }
@@ -169,6 +176,21 @@ impl ListenParams {
                     }
                     params.utt_split = Some(split);
                 }
+                "diarize_speakers" | "min_speakers" | "max_speakers" => {
+                    let n: u32 = parse_num(name, value, "a speaker count of 1 to 16")?;
+                    if !(1..=16).contains(&n) {
+                        return Err(ParamError {
+                            name: name.into(),
+                            value: value.into(),
+                            expected: "a speaker count of 1 to 16",
+                        });
+                    }
+                    *match name {
+                        "diarize_speakers" => &mut params.diarize_speakers,
+                        "min_speakers" => &mut params.min_speakers,
+                        _ => &mut params.max_speakers,
+                    } = Some(n);
+                }
                 "utterance_end_ms" => {
                     params.utterance_end_ms = Some(parse_num(name, value, "milliseconds")?)
                 }
@@ -246,5 +268,11 @@ mod tests {
         assert_eq!(p.utt_split, Some(1.5));
         assert!(ListenParams::from_query(Some("utt_split=-1")).is_err());
         assert!(ListenParams::from_query(Some("utt_split=NaN")).is_err());
+        let p =
+            ListenParams::from_query(Some("diarize=true&min_speakers=2&max_speakers=3")).unwrap();
+        assert_eq!((p.min_speakers, p.max_speakers), (Some(2), Some(3)));
+        assert!(p.ignored.is_empty());
+        assert!(ListenParams::from_query(Some("diarize_speakers=0")).is_err());
+        assert!(ListenParams::from_query(Some("max_speakers=17")).is_err());
     }
 }
