@@ -4,146 +4,17 @@
 //! `vocalis.toml` (a valid server config), and the Kubernetes manifests
 //! (probes on `/healthz` and `/readyz`, a termination grace longer than the
 //! session drain, CPU requests from the capacity benchmark). The YAML is
-//! read by a small block-style parser below (no YAML crate in the tree).
+//! read with serde_yaml_ng.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use vocalis_server::ServerConfig;
 
 use crate::support::workspace_root;
 
-struct Line {
-    indent: usize,
-    text: String,
-    /// The text of a `key: |` block scalar.
-    block: Option<String>,
-}
-
-/// Parses the block-style YAML subset the deploy files use: maps, lists,
-/// `|` block scalars, plain, quoted and JSON-style flow scalars.
+/// Parses a YAML file into JSON values (serde_yaml_ng, the maintained
+/// fork of serde_yaml), so the assertions below read like the manifests.
 fn parse_yaml(text: &str) -> Value {
-    let raw: Vec<&str> = text.lines().collect();
-    let mut lines = Vec::new();
-    let mut i = 0;
-    while i < raw.len() {
-        let line = raw[i];
-        let trimmed = line.trim_start();
-        i += 1;
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" {
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        let mut block = None;
-        if trimmed.ends_with(": |") {
-            let mut body = Vec::new();
-            while i < raw.len()
-                && (raw[i].trim().is_empty() || raw[i].len() - raw[i].trim_start().len() > indent)
-            {
-                body.push(raw[i]);
-                i += 1;
-            }
-            let cut = body
-                .iter()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| l.len() - l.trim_start().len())
-                .min()
-                .unwrap_or(0);
-            let dedented: Vec<&str> = body.iter().map(|l| l.get(cut..).unwrap_or("")).collect();
-            block = Some(dedented.join("\n") + "\n");
-        }
-        lines.push(Line {
-            indent,
-            text: trimmed.trim_end().to_owned(),
-            block,
-        });
-    }
-    let mut pos = 0;
-    let indent = lines.first().map_or(0, |l| l.indent);
-    let value = parse_block(&mut lines, &mut pos, indent);
-    assert_eq!(pos, lines.len(), "unparsed YAML from: {}", lines[pos].text);
-    value
-}
-
-fn is_item(line: &Line) -> bool {
-    line.text == "-" || line.text.starts_with("- ")
-}
-
-fn parse_block(lines: &mut [Line], pos: &mut usize, indent: usize) -> Value {
-    if *pos < lines.len() && is_item(&lines[*pos]) {
-        parse_list(lines, pos, indent)
-    } else {
-        parse_map(lines, pos, indent)
-    }
-}
-
-/// `key: rest` of a map line; `None` for a scalar.
-fn split_key(text: &str) -> Option<(String, String)> {
-    if text.starts_with(['"', '\'', '[', '{']) {
-        return None;
-    }
-    let (key, rest) = match text.find(": ") {
-        Some(at) => (&text[..at], text[at + 2..].trim()),
-        None => (text.strip_suffix(':')?, ""),
-    };
-    Some((key.trim().to_owned(), rest.to_owned()))
-}
-
-fn scalar(text: &str) -> Value {
-    if text.starts_with('[') || text.starts_with('{') {
-        return serde_json::from_str(text).unwrap_or_else(|e| panic!("flow value {text}: {e}"));
-    }
-    let unquoted = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .or_else(|| text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')));
-    match unquoted {
-        Some(text) => Value::String(text.to_owned()),
-        None => match text.parse::<i64>() {
-            Ok(number) => Value::from(number),
-            Err(_) => Value::String(text.to_owned()),
-        },
-    }
-}
-
-fn parse_map(lines: &mut [Line], pos: &mut usize, indent: usize) -> Value {
-    let mut map = Map::new();
-    while *pos < lines.len() && lines[*pos].indent == indent && !is_item(&lines[*pos]) {
-        let (key, rest) = split_key(&lines[*pos].text)
-            .unwrap_or_else(|| panic!("expected `key:` in: {}", lines[*pos].text));
-        let block = lines[*pos].block.take();
-        *pos += 1;
-        let value = if let Some(block) = block {
-            Value::String(block)
-        } else if !rest.is_empty() {
-            scalar(&rest)
-        } else if *pos < lines.len()
-            && (lines[*pos].indent > indent
-                || (lines[*pos].indent == indent && is_item(&lines[*pos])))
-        {
-            let child = lines[*pos].indent;
-            parse_block(lines, pos, child)
-        } else {
-            Value::Null
-        };
-        map.insert(key, value);
-    }
-    Value::Object(map)
-}
-
-fn parse_list(lines: &mut [Line], pos: &mut usize, indent: usize) -> Value {
-    let mut items = Vec::new();
-    while *pos < lines.len() && lines[*pos].indent == indent && is_item(&lines[*pos]) {
-        let item = lines[*pos].text[1..].trim_start().to_owned();
-        if split_key(&item).is_some() {
-            // `- key: value` opens a map whose keys sit two columns in.
-            lines[*pos].indent = indent + 2;
-            lines[*pos].text = item;
-            items.push(parse_map(lines, pos, indent + 2));
-        } else {
-            items.push(scalar(&item));
-            *pos += 1;
-        }
-    }
-    Value::Array(items)
+    serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("invalid YAML: {e}"))
 }
 
 fn read(path: &str) -> String {
@@ -153,18 +24,6 @@ fn read(path: &str) -> String {
 fn seconds(duration: &Value) -> u64 {
     let text = duration.as_str().expect("a duration like 75s");
     text.strip_suffix('s').unwrap().parse().unwrap()
-}
-
-#[test]
-fn the_yaml_reader_reads_what_the_deploy_files_use() {
-    let value = parse_yaml(
-        "a:\n  b: 1\n  c: \"x: y\"\n  d:\n    - one\n    - k: v\n      w: 2\n  e: [\"p\", \"q\"]\n  f: |\n    line 1\n    line 2\n  g: {}\n",
-    );
-    assert_eq!(
-        value,
-        serde_json::json!({"a": {"b": 1, "c": "x: y", "d": ["one", {"k": "v", "w": 2}],
-            "e": ["p", "q"], "f": "line 1\nline 2\n", "g": {}}})
-    );
 }
 
 #[test]

@@ -141,7 +141,12 @@ async fn usage(
     let page = tokio::task::spawn_blocking(move || store.usage_page(&page_query))
         .await
         .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| match e.is_unavailable() {
+            // The database went away after the key was checked: the same
+            // retryable 503 as every other route, not a 500.
+            true => ApiError::LedgerUnavailable(e.to_string()),
+            false => ApiError::Internal(e.to_string()),
+        })?;
     let sessions = page
         .records
         .into_iter()
