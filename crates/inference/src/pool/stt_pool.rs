@@ -123,7 +123,8 @@ pub type TtsPool = WorkerPool<PiperVoice>;
 /// with its own phonemizer (with [`PhonemizerConfig::Isolated`], its own
 /// espeak worker process, so workers do not share espeak's lock). Submit
 /// closures with [`WorkerPool::try_submit`]; long syntheses should stop
-/// between sentences once [`super::JobContext::is_cancelled`].
+/// between sentences once [`super::JobContext::is_cancelled`]. Each voice is
+/// warmed up ([`PiperVoice::warm_up`]) before the pool is returned.
 ///
 /// `options.intra_threads == 0` shares the cores among the workers
 /// ([`tts_intra_threads`]): with one worker on a 2-core box, a synthesis
@@ -149,7 +150,9 @@ pub fn tts_pool(
         ..options.clone()
     };
     WorkerPool::new("tts", workers, config.queue_depth, |_| {
-        PiperVoice::load(files, &options, phonemizer)
+        let voice = PiperVoice::load(files, &options, phonemizer)?;
+        voice.warm_up()?;
+        Ok(voice)
     })
 }
 

@@ -1,7 +1,7 @@
 //! A loaded Piper voice and its synthesis entry points.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use ort::session::Session;
@@ -101,6 +101,8 @@ pub struct PiperVoice {
     phonemizer: Phonemizer,
     takes_sid: bool,
     model_runs: AtomicU64,
+    /// [`PiperVoice::typical_gain`] as `f32` bits (0: none yet).
+    typical_gain: AtomicU32,
 }
 
 impl std::fmt::Debug for PiperVoice {
@@ -151,6 +153,7 @@ impl PiperVoice {
             phonemizer,
             takes_sid,
             model_runs: AtomicU64::new(0),
+            typical_gain: AtomicU32::new(0),
         })
     }
 
@@ -162,6 +165,35 @@ impl PiperVoice {
     /// Output sample rate in Hz.
     pub fn sample_rate(&self) -> u32 {
         self.config.sample_rate
+    }
+
+    /// The peak-normalisation gain this voice's sentences typically get: a
+    /// moving average (weight 1/5 for the newest) over the utterances
+    /// normalised on their own. A caller speaking a sentence's first clause
+    /// on its own passes it as [`SynthesisOptions::gain`] (a cap), so a
+    /// quiet clause is not made louder than its sentence would be and the
+    /// rest, continued at the clause's gain, joins without a level step.
+    /// `None` until something was synthesised ([`PiperVoice::warm_up`]).
+    pub fn typical_gain(&self) -> Option<f32> {
+        let g = f32::from_bits(self.typical_gain.load(Ordering::Relaxed));
+        (g > 0.0).then_some(g)
+    }
+
+    fn note_gain(&self, gain: f32) {
+        let new = match self.typical_gain() {
+            Some(old) => 0.8 * old + 0.2 * gain,
+            None => gain,
+        };
+        self.typical_gain.store(new.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Synthesises a fixed sentence once: ONNX Runtime's first-run
+    /// allocations happen now instead of in the first request, and
+    /// [`PiperVoice::typical_gain`] gets its first value.
+    pub fn warm_up(&self) -> Result<(), TtsError> {
+        const SENTENCE: &str = "Thank you for calling, the next agent will be with you shortly.";
+        self.synthesize(SENTENCE, &SynthesisOptions::default())
+            .map(drop)
     }
 
     /// How many times the model has been run (one per synthesised sentence).
@@ -290,6 +322,9 @@ impl PiperVoice {
             }
             let mut audio = self.infer(&encoded.ids, params)?;
             let gain = normalize_peak(&mut audio, params.gain);
+            if params.gain.is_none() {
+                self.note_gain(gain);
+            }
             first_gain.get_or_insert(gain);
             out.extend_from_slice(&audio);
         }

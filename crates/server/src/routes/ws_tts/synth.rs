@@ -27,6 +27,9 @@ pub(crate) struct SynthJob {
     /// Continue at this gain (the rest of a sentence whose first phrase was
     /// the previous job; see `SynthesisOptions::gain`).
     pub(crate) gain: Option<f32>,
+    /// The first clause of a sentence: normalised no louder than the
+    /// voice's typical sentence (`PiperVoice::typical_gain`).
+    pub(crate) first_clause: bool,
     /// The stream's encoder.
     pub(crate) encoder: AudioEncoder,
 }
@@ -72,8 +75,14 @@ impl SynthJob {
             speed,
             gap_before,
             gain,
+            first_clause,
             mut encoder,
         } = self;
+        let gain = if first_clause {
+            voice.typical_gain()
+        } else {
+            gain
+        };
         let rate = voice.sample_rate();
         let mut bytes = Vec::new();
         let mut samples = 0usize;

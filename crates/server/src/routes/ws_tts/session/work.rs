@@ -13,6 +13,16 @@ use crate::error::SessionClose;
 use crate::routes::ws_tts::synth::{self, SynthError, SynthJob, SynthOutput};
 use crate::wire::sixtydb_tts::{ContextServerMessage, SessionServerMessage};
 
+/// What part of a sentence a job speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Whole,
+    /// The first clause of a segment's first sentence.
+    FirstClause,
+    /// The rest of that sentence.
+    Rest,
+}
+
 impl Session {
     /// Characters waiting for synthesis, over all streams.
     fn pending_chars(&self) -> usize {
@@ -102,12 +112,18 @@ impl Session {
                     ready_at,
                     continues,
                 }) => {
-                    let (text, chars) = if continues || self.streams[index].segment.spoke {
-                        (text, chars)
-                    } else {
+                    let first = !continues && !self.streams[index].segment.spoke;
+                    let (text, chars, clause) = if first {
                         self.split_first_phrase(index, text, chars, ready_at)
+                    } else {
+                        (text, chars, false)
                     };
-                    *in_flight = Some(self.submit(index, text, chars, ready_at, continues)?);
+                    let piece = match (continues, clause) {
+                        (true, _) => Piece::Rest,
+                        (false, true) => Piece::FirstClause,
+                        (false, false) => Piece::Whole,
+                    };
+                    *in_flight = Some(self.submit(index, text, chars, ready_at, piece)?);
                 }
                 None => {}
             }
@@ -125,9 +141,9 @@ impl Session {
         text: String,
         chars: usize,
         ready_at: Instant,
-    ) -> (String, usize) {
+    ) -> (String, usize, bool) {
         let Some(end) = first_phrase_end(&text) else {
-            return (text, chars);
+            return (text, chars, false);
         };
         let head = text[..end].trim_end().to_owned();
         let head_chars = head.chars().count().min(chars);
@@ -137,7 +153,7 @@ impl Session {
             ready_at,
             continues: true,
         });
-        (head, head_chars)
+        (head, head_chars, true)
     }
 
     fn submit(
@@ -146,7 +162,7 @@ impl Session {
         text: String,
         chars: usize,
         ready_at: Instant,
-        continues: bool,
+        piece: Piece,
     ) -> Result<InFlight, End> {
         let voice_rate = self.state.engines.voice_rate;
         let stream = &mut self.streams[index];
@@ -159,12 +175,14 @@ impl Session {
         };
         let first_in_segment = !stream.segment.spoke;
         stream.segment.spoke = true;
+        let continues = piece == Piece::Rest;
         let gain = stream.segment.gain.take().filter(|_| continues);
         let job = SynthJob {
             text,
             speed: stream.speed,
             gap_before: !first_in_segment && !continues,
             gain,
+            first_clause: piece == Piece::FirstClause,
             encoder,
         };
         match synth::submit(&self.state.engines.tts, job) {
