@@ -131,3 +131,33 @@ fn speaker_count_hints_are_obeyed() {
         .unwrap();
     assert_eq!((silent.speakers, silent.spans.len()), (0, 0));
 }
+
+#[test]
+fn online_labels_are_stable_across_a_live_conversation() {
+    use vocalis_inference::diarize::OnlineSpeakers;
+    let c = conversation(
+        &[Voice::Piper, Voice::Espeak("en+m3"), Voice::Espeak("en+f2")],
+        &[0, 1, 2, 1, 0, 2],
+        12,
+        3,
+    );
+    let mut online = OnlineSpeakers::new(&DiarizeOptions::default());
+    let mut pairs = Vec::new();
+    for &(start, end, truth) in &c.turns {
+        let audio = &c.audio[(start * 16_000.0) as usize..(end * 16_000.0) as usize];
+        let embedding = diarizer()
+            .embed_utterance(audio)
+            .expect("embed")
+            .expect("long enough");
+        pairs.push((online.assign(&embedding).0, truth));
+    }
+    let accuracy = best_accuracy(&pairs, c.speakers);
+    eprintln!(
+        "online: {} turns, {} speakers (truth 3), turn attribution {:.1} %",
+        pairs.len(),
+        online.count(),
+        accuracy * 100.0
+    );
+    assert_eq!(online.count(), 3, "{pairs:?}");
+    assert!(accuracy >= 0.9, "{pairs:?}");
+}

@@ -6,13 +6,15 @@
 //! [`mel`]); the embeddings are clustered ([`cluster`], agglomerative on
 //! cosine distance within the caller's speaker-count hints), each window owns
 //! the audio nearest its centre, and words are assigned to speakers by time
-//! overlap with one-word flips smoothed away ([`assign`]). Synchronous: callers
+//! overlap with one-word flips smoothed away ([`assign`]). Live sessions
+//! label whole utterances as they finish ([`online`]). Synchronous: callers
 //! run it on the worker pool or a blocking thread.
 
 pub mod assign;
 pub mod cluster;
 pub mod encoder;
 pub mod mel;
+pub mod online;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use assign::{assign_words, WordSpeaker};
 pub use cluster::ClusterConfig;
 pub use encoder::{cosine, Embedding, SpeakerEncoder, EMBEDDING_DIM};
+pub use online::OnlineSpeakers;
 
 use crate::vad::SpeechRegion;
 use encoder::PARTIAL_FRAMES;
