@@ -1,5 +1,7 @@
 //! Deepgram-compatible live `WS /v1/listen` with real speech: message shapes,
-//! `Finalize`/`CloseStream`, WAV streams, per-channel transcripts, close codes.
+//! `Finalize`/`CloseStream`, WAV streams, per-channel transcripts, close codes,
+//! `UtteranceEnd` by audio time, `endpointing=false`, `speech_final` only at a
+//! silence endpoint, warnings for parameters not applied.
 
 use std::time::Duration;
 
@@ -67,7 +69,8 @@ async fn raw_mulaw_stream_gets_deepgram_results_and_metadata() {
     )
     .await;
     let mut audio = speak_mulaw_8k(LEFT);
-    audio.extend(std::iter::repeat_n(0xFF, 8_000));
+    // Two seconds of silence: `UtteranceEnd` needs 1 s of audio after the last word.
+    audio.extend(std::iter::repeat_n(0xFF, 16_000));
     send_all(&mut socket, &audio, 160).await;
     socket
         .send(Message::Text(r#"{"type":"KeepAlive"}"#.into()))
@@ -237,7 +240,9 @@ async fn undecodable_audio_closes_1008_data_0000() {
     socket
         .send(Message::Binary(
             // FLAC is a file format, not one of the live containers.
-            b"fLaC\0\0\0\x22 definitely not a live stream".to_vec().into(),
+            b"fLaC\0\0\0\x22 definitely not a live stream"
+                .to_vec()
+                .into(),
         ))
         .await
         .unwrap();
@@ -270,6 +275,9 @@ async fn bad_parameters_and_credentials_are_refused_before_upgrade() {
         ("language=de", key.as_str(), 400),
         ("language=-x", key.as_str(), 400),
         ("language=klingon", key.as_str(), 400),
+        // Deepgram: utterance_end_ms needs interim results.
+        ("utterance_end_ms=1000", key.as_str(), 400),
+        ("interim_results=true&utterance_end_ms=0", key.as_str(), 400),
         ("", "sk_live_wrongwrongwrongwrongwrongwrongwrongwr", 401),
     ] {
         let mut request = format!("ws://{}/v1/listen?{query}", server.addr)
@@ -285,4 +293,160 @@ async fn bad_parameters_and_credentials_are_refused_before_upgrade() {
             other => panic!("{query}: expected {status}, got {other:?}"),
         }
     }
+}
+
+/// Sends `audio` in 100 ms frames, then `CloseStream`; everything until the close.
+async fn stream_and_close(
+    server: &ServerProcess,
+    key: &str,
+    query: &str,
+    audio: &[u8],
+) -> Vec<Value> {
+    let mut socket = connect(server, key, query).await;
+    send_all(&mut socket, audio, 800).await;
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000), "{messages:#?}");
+    messages
+}
+
+fn silence(seconds: f64) -> impl Iterator<Item = u8> {
+    std::iter::repeat_n(0xFF, (seconds * 8_000.0) as usize)
+}
+
+#[tokio::test]
+async fn utterance_end_comes_after_its_gap_in_audio_time_and_unsupported_params_warn() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let key = dev_key(data.path());
+    let speech = speak_mulaw_8k(LEFT);
+    let speech_s = speech.len() as f64 / 8_000.0;
+    let query = "encoding=mulaw&sample_rate=8000&interim_results=true&utterance_end_ms=2000\
+                 &redact=pci&numerals=true";
+
+    // 1.2 s of silence after the speech: shorter than the 2 s gap, however
+    // long the server takes in wall-clock time. The parameters it does not
+    // apply are reported first.
+    let audio: Vec<u8> = speech.iter().copied().chain(silence(1.2)).collect();
+    let messages = stream_and_close(&server, &key, query, &audio).await;
+    let warned: Vec<&str> = messages
+        .iter()
+        .take_while(|m| m["type"] == "Warning")
+        .map(|m| m["parameter"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, ["redact", "numerals"], "{messages:#?}");
+    assert!(messages
+        .iter()
+        .filter(|m| m["type"] == "Warning")
+        .all(|m| m["code"] == "UNSUPPORTED_FEATURE" && m["description"].is_string()));
+    assert!(!finals(&messages, 0).is_empty(), "{messages:#?}");
+    let metadata = messages.last().unwrap();
+    assert_eq!(metadata["type"], "Metadata");
+    assert_eq!(metadata["warnings"][0]["parameter"], "redact", "{metadata}");
+    assert_eq!(metadata["warnings"][1]["type"], "unsupported_feature");
+    assert!(
+        !messages.iter().any(|m| m["type"] == "UtteranceEnd"),
+        "{messages:#?}"
+    );
+
+    // 3.5 s of silence: exactly one UtteranceEnd, at the last word's end.
+    let audio: Vec<u8> = speech.iter().copied().chain(silence(3.5)).collect();
+    let messages = stream_and_close(&server, &key, query, &audio).await;
+    let ends: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["type"] == "UtteranceEnd")
+        .collect();
+    assert_eq!(ends.len(), 1, "{messages:#?}");
+    assert_eq!(ends[0]["channel"], serde_json::json!([0, 1]));
+    let last_word_end = ends[0]["last_word_end"].as_f64().unwrap();
+    assert!(
+        last_word_end > 1.0 && last_word_end <= speech_s + 0.3,
+        "last_word_end {last_word_end} for {speech_s} s of speech"
+    );
+    let last_final_word = finals(&messages, 0)
+        .iter()
+        .filter_map(|m| m["channel"]["alternatives"][0]["words"].as_array()?.last())
+        .map(|w| w["end"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        (last_word_end - last_final_word).abs() < 0.5,
+        "{last_word_end} vs {last_final_word}"
+    );
+}
+
+#[tokio::test]
+async fn endpointing_false_gives_finals_only_at_finalize_and_cuts_are_not_speech_final() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let key = dev_key(data.path());
+    let speech = speak_mulaw_8k(LEFT);
+
+    // Twelve seconds of silence (longer than any hidden endpoint), then
+    // Finalize: the only final is the Finalize one.
+    let mut socket = connect(
+        &server,
+        &key,
+        "encoding=mulaw&sample_rate=8000&endpointing=false&interim_results=true",
+    )
+    .await;
+    let audio: Vec<u8> = speech.iter().copied().chain(silence(12.0)).collect();
+    send_all(&mut socket, &audio, 800).await;
+    socket
+        .send(Message::Text(r#"{"type":"Finalize"}"#.into()))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000));
+    let results = finals(&messages, 0);
+    assert_eq!(results.len(), 1, "{messages:#?}");
+    assert_eq!(results[0]["from_finalize"], true, "{}", results[0]);
+    assert_eq!(results[0]["speech_final"], false, "{}", results[0]);
+    assert!(
+        wer(LEFT, &transcript(&results)) <= 0.2,
+        "{}",
+        transcript(&results)
+    );
+
+    // No Finalize: 27 s of silence pass the 25 s long-utterance cut, then
+    // CloseStream flushes. Neither is a silence endpoint.
+    let audio: Vec<u8> = speech.iter().copied().chain(silence(27.0)).collect();
+    let messages = stream_and_close(
+        &server,
+        &key,
+        "encoding=mulaw&sample_rate=8000&endpointing=false",
+        &audio,
+    )
+    .await;
+    let results = finals(&messages, 0);
+    assert!(!results.is_empty(), "{messages:#?}");
+    assert!(
+        results
+            .iter()
+            .all(|m| m["speech_final"] == false && m["from_finalize"] == false),
+        "{results:#?}"
+    );
+    assert!(
+        wer(LEFT, &transcript(&results)) <= 0.2,
+        "{}",
+        transcript(&results)
+    );
+
+    // With a silence endpoint the same speech ends speech_final.
+    let audio: Vec<u8> = speech.iter().copied().chain(silence(1.5)).collect();
+    let messages = stream_and_close(
+        &server,
+        &key,
+        "encoding=mulaw&sample_rate=8000&endpointing=400",
+        &audio,
+    )
+    .await;
+    let results = finals(&messages, 0);
+    assert_eq!(results[0]["speech_final"], true, "{results:#?}");
 }

@@ -145,6 +145,7 @@ fn deepgram_examples() -> Vec<Value> {
         channels: 1,
         models: vec!["u".into()],
         model_info: [("0000-0000".to_owned(), model)].into_iter().collect(),
+        warnings: Vec::new(),
     };
     vec![
         serde_json::to_value(results).unwrap(),

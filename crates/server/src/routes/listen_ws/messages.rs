@@ -46,7 +46,8 @@ pub struct LiveWarning {
 
 /// The `Warning`s for `params`: parameters this server does not know or
 /// apply (as `POST /v1/listen` lists them in `metadata.warnings`), and
-/// `diarize`, which is pre-recorded only.
+/// `diarize`, which is pre-recorded only. The closing `Metadata` repeats
+/// them in `warnings` (`{parameter, type, message}`, the pre-recorded shape).
 pub fn warnings(params: &ListenParams) -> Vec<LiveWarning> {
     let warning = |parameter: &str, description: String| LiveWarning {
         kind: "Warning",
@@ -93,6 +94,7 @@ pub struct MessageWriter {
     punctuated: bool,
     vad_events: bool,
     latest_audio: Option<(f64, Instant)>,
+    warnings: Vec<crate::wire::deepgram::Warning>,
 }
 
 fn round_ms(seconds: f64) -> f64 {
@@ -110,6 +112,14 @@ impl MessageWriter {
             punctuated: params.punctuated(),
             vad_events: params.vad_events,
             latest_audio: None,
+            warnings: warnings(params)
+                .into_iter()
+                .map(|w| crate::wire::deepgram::Warning {
+                    parameter: w.parameter,
+                    kind: "unsupported_feature".to_owned(),
+                    message: w.description,
+                })
+                .collect(),
         }
     }
 
@@ -251,6 +261,7 @@ impl MessageWriter {
             channels: channels as u32,
             models: vec![self.model_uuid.clone()],
             model_info,
+            warnings: self.warnings.clone(),
         }))
     }
 }

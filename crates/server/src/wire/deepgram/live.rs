@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Alternative, ModelInfo};
+use super::{Alternative, ModelInfo, Warning};
 
 /// Declares a one-variant enum that (de)serializes as the message's `type`.
 macro_rules! type_tag {
@@ -131,6 +131,10 @@ pub struct Metadata {
     /// Details of each model, by UUID.
     #[serde(default)]
     pub model_info: BTreeMap<String, ModelInfo>,
+    /// Request parameters that were not applied (as `metadata.warnings` of
+    /// a pre-recorded response); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 /// Any live server message (for clients and tests that read the stream).
@@ -223,6 +227,7 @@ mod tests {
             channels: 1,
             models: vec![],
             model_info: BTreeMap::new(),
+            warnings: vec![],
         };
         let value = serde_json::to_value(&metadata).unwrap();
         assert_eq!(value["type"], "Metadata");
