@@ -174,19 +174,14 @@ async fn utterances_warnings_and_deepgram_errors() {
         .send()
         .await
         .unwrap();
+    // axum's own rejection of a handshake without `Upgrade`, in Deepgram's shape.
     let status = response.status().as_u16();
-    assert!(status >= 400, "{status}");
+    assert!(matches!(status, 400 | 405 | 426), "{status}");
     let id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()
         .to_owned();
     assert_eq!(response.headers()["dg-request-id"].to_str().unwrap(), id);
     let body: Value = response.json().await.unwrap();
-    assert_deepgram_error(
-        status,
-        &id,
-        &body,
-        status,
-        &body["err_code"].as_str().unwrap().to_owned(),
-    );
+    assert_deepgram_error(status, &id, &body, status, "Bad Request");
 }
