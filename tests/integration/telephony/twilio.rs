@@ -4,6 +4,7 @@
 //! `media` + `mark`; `clear` (barge-in).
 
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use super::{b64_decode, b64_encode, connect, finals, next_json, send_json};
 use crate::support::{dev_key, read_to_close, speak_mulaw_8k, ServerProcess};
@@ -35,6 +36,32 @@ async fn twilio_media_streams_both_tracks_key_in_custom_parameters_and_speech_ba
     let mut keyless = connect(format!("ws://{}/ws/stt", server.addr)).await;
     send_json(&mut keyless, json!({"type": "start"})).await;
     let (messages, close) = read_to_close(&mut keyless).await;
+    assert_eq!(close.map(|c| c.0), Some(1008), "{messages:?}");
+
+    // Keyless on Deepgram's route: Deepgram's 401 before any upgrade, unless
+    // the request is Twilio's own (Twilio signs it with X-Twilio-Signature).
+    let url = format!("ws://{}/v1/listen", server.addr);
+    match tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map(|_| ())
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+        }
+        other => panic!("a keyless /v1/listen upgrade was not refused: {other:?}"),
+    }
+    let mut signed = url.into_client_request().unwrap();
+    signed
+        .headers_mut()
+        .insert("x-twilio-signature", "c2lnbmF0dXJl".parse().unwrap());
+    let (mut signed, _) = tokio_tungstenite::connect_async(signed)
+        .await
+        .expect("Twilio's signed keyless upgrade to /v1/listen");
+    send_json(&mut signed, json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZsig",
+        "start": {"streamSid": "MZsig", "accountSid": "AC1", "callSid": "CA1", "tracks": ["inbound"],
+                  "customParameters": {"apiKey": "sk_live_wrongwrongwrongwrongwrongwrongwrongwr"},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})).await;
+    let (messages, close) = read_to_close(&mut signed).await;
     assert_eq!(close.map(|c| c.0), Some(1008), "{messages:?}");
 
     // Twilio's own socket, forwarded as it is to /ws/stt: no header, no query.
@@ -173,4 +200,3 @@ async fn twilio_media_streams_both_tracks_key_in_custom_parameters_and_speech_ba
         "both tracks billed, the pre-start frame not: {billed} vs {expected}"
     );
 }
-

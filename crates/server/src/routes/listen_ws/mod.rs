@@ -61,10 +61,18 @@ async fn upgrade(
     State(state): State<AppState>,
     MaybeAuthenticated(caller): MaybeAuthenticated,
     RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    // No credential at all: only Twilio, whose key arrives in its `start`.
+    // No credential at all: only Twilio, whose key arrives in its `start`
+    // (Twilio signs its stream requests with `X-Twilio-Signature`). Any other
+    // keyless client gets Deepgram's 401 before the upgrade, as Deepgram does.
     let Some(caller) = caller else {
+        if !headers.contains_key("x-twilio-signature") {
+            let request_id = crate::wire::deepgram::new_request_id();
+            return ApiError::Unauthorized("no API key: pass `Authorization: Token <key>`".into())
+                .into_listen_response(&request_id);
+        }
         let upgrade = match crate::routes::telephony::prepare(&state, None, upgrade).await {
             Ok(upgrade) => upgrade,
             Err(refused) => return refused,
