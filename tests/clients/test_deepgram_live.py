@@ -115,6 +115,51 @@ def test_live_mulaw_stream_with_the_sdk(server, mulaw_call, caplog):
     assert metadata.request_id in request_ids
 
 
+def test_live_endpointing_false_finalize_and_warnings_with_the_sdk(server, mulaw_call):
+    """`endpointing=false`: the one final comes from the SDK's `Finalize`
+    (`from_finalize`, not `speech_final`); `UtteranceEnd` after 1 s of audio
+    past the last word; `redact` is reported (the SDK hands the `Warning` to
+    its handler as `None`) and repeated in the closing `Metadata`."""
+    messages, errors = [], []
+    closed = threading.Event()
+    with deepgram_client(server).listen.v1.connect(
+        model="nova-2",
+        encoding="mulaw",
+        sample_rate=8000,
+        interim_results=True,
+        endpointing="false",
+        utterance_end_ms=1000,
+        redact="pci",
+    ) as connection:
+        connection.on(EventType.MESSAGE, messages.append)
+        connection.on(EventType.ERROR, errors.append)
+        connection.on(EventType.CLOSE, lambda _: closed.set())
+        listener = threading.Thread(target=connection.start_listening, daemon=True)
+        listener.start()
+        # Faster than real time: the timing is audio time. Two more seconds
+        # of silence; no final may end the utterance before Finalize.
+        audio = mulaw_call + b"\xff" * 16000
+        for offset in range(0, len(audio), 1600):
+            connection.send_media(audio[offset : offset + 1600])
+        connection.send_finalize()
+        connection.send_close_stream()
+        assert closed.wait(TIMEOUT), f"no close after CloseStream; got {messages}"
+        listener.join(10)
+
+    assert errors == [], errors
+    assert messages[0] is None, "the Warning comes first"
+    finals = [m for m in messages if isinstance(m, ListenV1Results) and m.is_final]
+    assert len(finals) == 1, finals
+    assert finals[0].from_finalize is True
+    assert finals[0].speech_final is False
+    assert wer(SENTENCE, finals[0].channel.alternatives[0].transcript) <= 0.2
+    utterance_ends = [m for m in messages if isinstance(m, ListenV1UtteranceEnd)]
+    assert len(utterance_ends) == 1, messages
+    metadata = messages[-1]
+    assert isinstance(metadata, ListenV1Metadata), metadata
+    assert metadata.warnings[0]["parameter"] == "redact"
+
+
 def ogg_crc(data):
     """CRC-32 of Ogg pages: polynomial 0x04C11DB7, not reflected, initial 0."""
     crc = 0
