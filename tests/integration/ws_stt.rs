@@ -226,6 +226,20 @@ async fn bad_messages_get_errors_and_the_connection_stays_open() {
             r#"{"type":"start","languages":["de"]}"#,
             "unsupported_language",
         ),
+        // Settings that cannot be honoured are refused, never defaulted,
+        // also inside the seed's `{"type","data"}` envelope.
+        (
+            r#"{"type":"start","config":{"continuous_mode":false}}"#,
+            "unsupported_setting",
+        ),
+        (
+            r#"{"type":"start","data":{"config":{"encoding":"flac"}}}"#,
+            "unsupported_encoding",
+        ),
+        (
+            r#"{"type":"start","data":{"config":{"encoding":"linear","sample_rate":12000}}}"#,
+            "unsupported_sample_rate",
+        ),
     ];
     for (text, code) in cases {
         socket.send(Message::Text(text.into())).await.unwrap();
