@@ -192,3 +192,49 @@ fn last_word_end_and_language_ride_on_the_events() {
     );
     assert!(rec.position() - last >= 1.9, "{}", rec.position());
 }
+
+/// The utterance audio reaches `onset_pad_ms` before the VAD's speech start
+/// and `end_pad_ms` past its end (into the silence), never into the
+/// neighbouring utterance.
+#[test]
+fn finals_keep_padding_around_the_vad_speech() {
+    let config = StreamingConfig::default();
+    let (onset, end_pad) = (
+        f64::from(config.onset_pad_ms) / 1000.0,
+        f64::from(config.end_pad_ms) / 1000.0,
+    );
+    assert!(onset >= 0.2 && end_pad >= 0.2, "{config:?}");
+    let (events, _, _) = stream(&two_sentences_then_silence(), config, None);
+    let starts: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::SpeechStarted { at } => Some(*at),
+            _ => None,
+        })
+        .collect();
+    let spans: Vec<(f64, f64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Final { start, end, .. } => Some((*start, *end)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((starts.len(), spans.len()), (2, 2), "{events:#?}");
+    for (at, (start, _)) in starts.iter().zip(&spans) {
+        let want = (at - onset).max(0.0);
+        assert!(
+            (start - want).abs() < 0.002,
+            "start {start} for speech at {at}"
+        );
+    }
+    // Sentence 1 ends ~1 s before sentence 2 starts: its end pad stays in
+    // that pause, and the second utterance starts after it.
+    assert!(spans[0].1 <= spans[1].0 + 1e-9, "{spans:?}");
+    assert!(spans[1].1 <= 12.01, "{spans:?}");
+
+    let bad = StreamingConfig {
+        onset_pad_ms: 1500,
+        ..StreamingConfig::default()
+    };
+    assert!(StreamingRecognizer::new(&vad(), bad).is_err());
+}

@@ -33,6 +33,11 @@
 //!   changes; `text` = committed + tentative words.
 //! * A final is a fresh decode of the complete utterance (the most accurate
 //!   result; it may differ from the last partial) and is never revised.
+//! * Utterance audio starts `onset_pad_ms` before the VAD's speech start and,
+//!   at a silence endpoint, ends `end_pad_ms` after its speech end; with
+//!   `carry_context`, each decode gets the previous final's text as prompt.
+//!   Both close most of the gap to whole-file decoding (see BENCHMARKS.md,
+//!   "Live versus whole-file WER").
 //!   Finals come out in utterance order, one per utterance with text.
 //! * An utterance ends after `utterance_end_ms` of VAD silence (unless
 //!   [`StreamingConfig::endpointing`] is off), on

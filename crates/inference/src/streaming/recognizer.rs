@@ -9,10 +9,12 @@ use super::StreamError;
 use crate::stt::{SttError, Transcribe, TranscribeOptions, Transcript, VadMode, Word};
 use crate::vad::{Vad, VadConfig, VadEvent, VadFrame, VadStream, FRAME_SAMPLES};
 
+mod decode;
+
 const RATE: f64 = 16_000.0;
 /// Audio kept before the current position while nobody speaks, so a speech
 /// start (reported ~min_speech_ms + pad late) still has its onset.
-const PRE_ROLL_S: f64 = 1.0;
+const PRE_ROLL_S: f64 = 1.5;
 /// No partial for less utterance audio than this.
 const MIN_PARTIAL_S: f64 = 0.5;
 
@@ -73,6 +75,8 @@ pub struct StreamingRecognizer {
     in_flight: Option<InFlight>,
     next_id: u64,
     finished: bool,
+    /// Text of the last final (decoding context for the next utterance).
+    context: String,
     /// End (absolute samples, padded) of the last frame the VAD scored as
     /// speech: word ends are clamped to it.
     last_speech: Option<u64>,
@@ -82,6 +86,10 @@ pub struct StreamingRecognizer {
 
 fn secs(samples: u64) -> f64 {
     samples as f64 / RATE
+}
+
+fn ms_samples(ms: u32) -> u64 {
+    u64::from(ms) * 16
 }
 
 fn samples(secs: f64) -> u64 {
@@ -111,6 +119,7 @@ impl StreamingRecognizer {
             finished: false,
             last_speech: None,
             last_word_end: None,
+            context: String::new(),
         })
     }
 
@@ -213,9 +222,14 @@ impl StreamingRecognizer {
         match event {
             VadEvent::SpeechStart { at } => match &self.utterance {
                 None => {
-                    let start = samples(at).max(self.floor).max(self.buffer_start);
+                    let onset = samples(at).max(self.floor).max(self.buffer_start);
+                    let pad = ms_samples(self.config.onset_pad_ms);
+                    let start = onset
+                        .saturating_sub(pad)
+                        .max(self.floor)
+                        .max(self.buffer_start);
                     self.open_utterance(start);
-                    out.push(StreamEvent::SpeechStarted { at: secs(start) });
+                    out.push(StreamEvent::SpeechStarted { at: secs(onset) });
                 }
                 // Endpointing off: new speech inside the open utterance.
                 Some(u) => out.push(StreamEvent::SpeechStarted {
@@ -225,8 +239,9 @@ impl StreamingRecognizer {
             VadEvent::SpeechEnd { .. }
                 if !self.config.endpointing && end_reason == FinalReason::Endpoint => {}
             VadEvent::SpeechEnd { at } => {
-                let end = samples(at).min(self.end_sample());
-                match self.final_from_partial(end, end_reason) {
+                let speech_end = samples(at).min(self.end_sample());
+                let end = (speech_end + ms_samples(self.config.end_pad_ms)).min(self.end_sample());
+                match self.final_from_partial(speech_end, end, end_reason) {
                     Some(event) => out.push(event),
                     None => self.close_utterance(end, end_reason),
                 }
@@ -252,7 +267,15 @@ impl StreamingRecognizer {
     /// Ends the open utterance at `end` with its last partial as the final,
     /// when that partial decoded all of the utterance's audio cleanly and no
     /// earlier final is still owed (finals stay in order). Saves a decode.
-    fn final_from_partial(&mut self, end: u64, reason: FinalReason) -> Option<StreamEvent> {
+    /// `speech_end` is the VAD's (padded) end of speech, which the partial
+    /// must have decoded; `end` is where the utterance ends (with
+    /// `end_pad_ms`).
+    fn final_from_partial(
+        &mut self,
+        speech_end: u64,
+        end: u64,
+        reason: FinalReason,
+    ) -> Option<StreamEvent> {
         let final_pending = self
             .in_flight
             .as_ref()
@@ -262,7 +285,7 @@ impl StreamingRecognizer {
         }
         let u = self.utterance.as_ref()?;
         let (covered_to, _) = u.covered.as_ref()?;
-        if *covered_to < end.max(u.start) {
+        if *covered_to < speech_end.max(u.start) {
             return None;
         }
         let u = self.utterance.take()?;
@@ -271,6 +294,7 @@ impl StreamingRecognizer {
         let start_s = secs(u.start);
         transcript.shift(start_s);
         let last_word_end = self.note_last_word(&transcript.words);
+        self.set_context(&transcript.text());
         Some(StreamEvent::Final {
             confidence: transcript.confidence(),
             text: transcript.text(),
@@ -397,190 +421,6 @@ impl StreamingRecognizer {
         }
         self.finalize_as(FinalReason::EndOfStream);
         self.finished = true;
-        Ok(events)
-    }
-
-    /// The next decode to run, if any (none while one is in flight).
-    pub fn next_request(&mut self) -> Option<DecodeRequest> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        self.next_id += 1;
-        let ticket = Ticket(self.next_id);
-        if let Some(mut f) = self.finals.pop_front() {
-            f.request.ticket = ticket;
-            self.in_flight = Some(InFlight {
-                ticket,
-                kind: DecodeKind::Final,
-                utterance: f.utterance,
-                start: samples(f.request.start),
-                end: f.end,
-                partials_sent: f.partials_sent,
-                reason: f.reason,
-            });
-            return Some(f.request);
-        }
-        if !self.config.interim_results || self.finished {
-            return None;
-        }
-        let now = self.end_sample();
-        let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
-        let u = self.utterance.as_mut()?;
-        let len = now.saturating_sub(u.start);
-        if len < samples(MIN_PARTIAL_S) || len < u.partial_len + interval || !u.speech_since_partial
-        {
-            return None;
-        }
-        u.partial_len = len;
-        u.speech_since_partial = false;
-        let (id, start) = (u.id, u.start);
-        let mut options = self.decode_options();
-        // Partials are throw-away: skip the temperature fallback.
-        options.temperature_increment = 0.0;
-        self.in_flight = Some(InFlight {
-            ticket,
-            kind: DecodeKind::Partial,
-            utterance: id,
-            start,
-            end: now,
-            partials_sent: false,
-            reason: FinalReason::Endpoint,
-        });
-        Some(DecodeRequest {
-            ticket,
-            kind: DecodeKind::Partial,
-            audio: self.slice(start, now).to_vec(),
-            options,
-            start: secs(start),
-        })
-    }
-
-    /// Returns a request that could not be run (e.g. the pool was busy):
-    /// a final is queued again at the front, a partial is dropped and
-    /// re-issued once more audio arrives. Unknown requests are ignored.
-    pub fn release(&mut self, request: DecodeRequest) {
-        let Some(flight) = self.in_flight.take_if(|f| f.ticket == request.ticket) else {
-            return;
-        };
-        if flight.kind == DecodeKind::Final {
-            self.finals.push_front(QueuedFinal {
-                request,
-                utterance: flight.utterance,
-                end: flight.end,
-                partials_sent: flight.partials_sent,
-                reason: flight.reason,
-            });
-        }
-    }
-
-    /// Hands back the result of a request from
-    /// [`next_request`](Self::next_request). A failed partial is logged and
-    /// skipped; a failed final is returned as the error (that utterance
-    /// then has no final).
-    pub fn complete(
-        &mut self,
-        ticket: Ticket,
-        result: Result<Transcript, SttError>,
-    ) -> Result<Vec<StreamEvent>, StreamError> {
-        let flight = match self.in_flight.take() {
-            Some(f) if f.ticket == ticket => f,
-            other => {
-                self.in_flight = other;
-                return Err(StreamError::UnknownTicket(ticket.0));
-            }
-        };
-        let start_s = secs(flight.start);
-        match flight.kind {
-            DecodeKind::Partial => {
-                let transcript = match result {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "partial decode failed");
-                        return Ok(Vec::new());
-                    }
-                };
-                if self
-                    .utterance
-                    .as_ref()
-                    .is_none_or(|u| u.id != flight.utterance)
-                {
-                    // The utterance ended meanwhile; its final supersedes this.
-                    return Ok(Vec::new());
-                }
-                let threshold = self.config.options.logprob_threshold;
-                let clean = !transcript.text().is_empty()
-                    && transcript
-                        .segments
-                        .iter()
-                        .all(|s| s.avg_logprob >= threshold);
-                let covered = clean.then(|| (flight.end, transcript.clone()));
-                let language = transcript.language;
-                let mut words = transcript.words;
-                for w in &mut words {
-                    w.start += start_s;
-                    w.end += start_s;
-                }
-                let last_word_end = self.note_last_word(&words);
-                let Some(u) = self.utterance.as_mut() else {
-                    return Ok(Vec::new());
-                };
-                u.covered = covered;
-                let tentative = u.agreement.update(&words);
-                let committed = join_words(u.agreement.committed());
-                let rest = join_words(&tentative);
-                let text = match (committed.is_empty(), rest.is_empty()) {
-                    (true, _) => rest,
-                    (false, true) => committed.clone(),
-                    (false, false) => format!("{committed} {rest}"),
-                };
-                if text.is_empty() || text == u.last_partial {
-                    return Ok(Vec::new());
-                }
-                u.last_partial = text.clone();
-                u.partials_sent = true;
-                // Finals queued from now on know partials were shown.
-                Ok(vec![StreamEvent::Partial {
-                    text,
-                    committed,
-                    start: start_s,
-                    end: secs(flight.end),
-                    language,
-                    last_word_end,
-                }])
-            }
-            DecodeKind::Final => {
-                let mut transcript = result?;
-                transcript.shift(start_s);
-                let text = transcript.text();
-                let partials_sent = flight.partials_sent;
-                if text.is_empty() && !partials_sent {
-                    return Ok(Vec::new());
-                }
-                let last_word_end = self.note_last_word(&transcript.words);
-                Ok(vec![StreamEvent::Final {
-                    confidence: transcript.confidence(),
-                    text,
-                    words: transcript.words,
-                    start: start_s,
-                    end: secs(flight.end),
-                    language: transcript.language,
-                    reason: flight.reason,
-                    last_word_end,
-                }])
-            }
-        }
-    }
-
-    /// Runs every pending decode on `decoder` (synchronous callers).
-    pub fn run_pending(
-        &mut self,
-        decoder: &mut dyn Transcribe,
-    ) -> Result<Vec<StreamEvent>, StreamError> {
-        let mut events = Vec::new();
-        while let Some(request) = self.next_request() {
-            let result = decoder.transcribe(&request.audio, &request.options);
-            events.extend(self.complete(request.ticket, result)?);
-        }
         Ok(events)
     }
 }

@@ -25,6 +25,20 @@ pub struct StreamingConfig {
     pub endpointing: bool,
     /// Longer utterances are cut at their best pause (default 25 s).
     pub max_utterance_s: f32,
+    /// Audio kept before the VAD's speech start (which already has the VAD's
+    /// `speech_pad_ms`), so soft onsets the VAD scores late are decoded
+    /// (default 300 ms, at most 1000; never reaches into the previous
+    /// utterance).
+    pub onset_pad_ms: u32,
+    /// Audio kept after the VAD's speech end at a silence endpoint, so soft
+    /// word endings are decoded (default 300 ms, at most 1000; silence by
+    /// construction, never past the audio received).
+    pub end_pad_ms: u32,
+    /// Decode each utterance with the previous final's text as context
+    /// (appended to `options.initial_prompt`), as whole-file decoding
+    /// conditions on the text before (default `true`; costs the prompt's
+    /// tokens, a few dozen, in every decode).
+    pub carry_context: bool,
     /// VAD thresholds (its `min_silence_ms` is replaced by
     /// `utterance_end_ms`).
     pub vad: VadConfig,
@@ -41,6 +55,9 @@ impl Default for StreamingConfig {
             utterance_end_ms: 500,
             endpointing: true,
             max_utterance_s: 25.0,
+            onset_pad_ms: 300,
+            end_pad_ms: 300,
+            carry_context: true,
             vad: VadConfig::default(),
             options: TranscribeOptions::default(),
         }
@@ -58,6 +75,9 @@ impl StreamingConfig {
         }
         if !(2.0..=29.0).contains(&self.max_utterance_s) {
             return bad("max_utterance_s must be within 2–29 s");
+        }
+        if self.onset_pad_ms > 1000 || self.end_pad_ms > 1000 {
+            return bad("onset_pad_ms and end_pad_ms must be at most 1000");
         }
         Ok(())
     }

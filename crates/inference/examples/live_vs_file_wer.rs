@@ -1,0 +1,372 @@
+//! Live versus whole-file WER on the same 8 kHz μ-law phone calls.
+//!
+//! ```text
+//! cargo run --release -p vocalis-inference --example live_vs_file_wer -- \
+//!     [--weights q8_0|f16] [--utterance-end-ms 500] [--no-interim] [--verbose]
+//! ```
+//!
+//! Builds a clip set like `vocalis loadgen` does (the Piper voice from the
+//! model store and espeak-ng voices speaking [`SENTENCES`], trimmed to their
+//! speech, 8 kHz μ-law, cached in `~/.cache/vocalis/live-wer/`), assembles
+//! calls of four utterances with pauses, and transcribes every call twice
+//! with tiny.en:
+//!
+//! * **file**: the whole call resampled to 16 kHz and decoded in one request
+//!   with the default options (what `/v1/audio/transcriptions` does);
+//! * **live**: the server's live path — 20 ms μ-law frames through the
+//!   streaming resampler into a [`StreamingRecognizer`], every decode run as
+//!   soon as it is handed out (no wall-clock pacing, so the run is
+//!   deterministic); the finals are joined.
+//!
+//! WER is summed over all calls (errors / reference words). `--verbose`
+//! prints every call whose live text differs from the file text.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use vocalis_audio::{g711, pcm, StreamingResampler};
+use vocalis_inference::phonemize::PhonemizerConfig;
+use vocalis_inference::streaming::{StreamEvent, StreamingConfig, StreamingRecognizer};
+use vocalis_inference::stt::wer::{normalize_words, word_error_rate};
+use vocalis_inference::stt::{
+    AudioCtx, SttModel, SttModelConfig, SttWorker, Transcribe, TranscribeOptions,
+};
+use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
+use vocalis_inference::{runtime, PiperVoice, SessionOptions, SynthesisOptions, VoiceFiles};
+
+type Error = Box<dyn std::error::Error>;
+
+/// What callers say; some with commas and two sentences in one turn, so
+/// in-sentence pauses are part of the test.
+const SENTENCES: &[&str] = &[
+    "Hi, I am calling about the invoice you sent me last week.",
+    "The amount is wrong. It should be two hundred and forty dollars.",
+    "Can you put me through to someone in the billing department?",
+    "I have been waiting on hold for almost twenty minutes now.",
+    "My account number starts with seven, four, nine and ends with two.",
+    "We moved to a new apartment, so the address has changed.",
+    "The new street is Maple Avenue, number fifteen, second floor.",
+    "Is it possible to schedule the installation for next Wednesday?",
+    "Actually, Thursday would be better because I work from home then.",
+    "The router keeps restarting, and the lights blink orange.",
+    "I already tried unplugging it twice. Nothing changed at all.",
+    "Could you send a technician to look at the cable outside?",
+    "Please make sure they call me before they arrive.",
+    "My phone number is the same as the one on the account.",
+    "Thank you, that was very helpful. Have a nice day.",
+    "Good morning, I would like to book a table for four people.",
+    "Around seven thirty tonight, if you still have space.",
+    "One of our guests is allergic to peanuts and shellfish.",
+    "Do you have parking nearby, or should we take a taxi?",
+    "I need to reschedule my dentist appointment on Monday.",
+    "The doctor asked me to come back in two weeks for a check up.",
+    "Can I pay with a credit card over the phone?",
+    "The package was left at the wrong door, and now it is missing.",
+    "I would like to speak to a manager about this problem, please.",
+];
+
+const VOICES: &str = "piper:en_US-joe-medium,espeak:en-us+m3,espeak:en-us+f3,espeak:en-gb+m2";
+const UTTERANCES_PER_CALL: usize = 4;
+/// Pauses between utterances cycle through these (ms).
+const PAUSES_MS: [usize; 3] = [700, 1000, 1300];
+const LEAD_MS: usize = 600;
+const TAIL_MS: usize = 1200;
+const CACHE_VERSION: &str = "live-wer-v1";
+
+struct Args {
+    weights: String,
+    utterance_end_ms: u32,
+    interim: bool,
+    verbose: bool,
+    voices: String,
+    onset_pad_ms: Option<u32>,
+    end_pad_ms: Option<u32>,
+    no_context: bool,
+    full_ctx: bool,
+}
+
+fn parse_args() -> Result<Args, Error> {
+    let mut args = Args {
+        weights: "q8_0".into(),
+        utterance_end_ms: 500,
+        interim: true,
+        verbose: false,
+        voices: VOICES.into(),
+        onset_pad_ms: None,
+        end_pad_ms: None,
+        no_context: false,
+        full_ctx: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--weights" => args.weights = it.next().ok_or("--weights VALUE")?,
+            "--utterance-end-ms" => {
+                args.utterance_end_ms = it.next().ok_or("--utterance-end-ms MS")?.parse()?
+            }
+            "--onset-pad-ms" => args.onset_pad_ms = Some(it.next().ok_or("MS")?.parse()?),
+            "--end-pad-ms" => args.end_pad_ms = Some(it.next().ok_or("MS")?.parse()?),
+            "--voices" => args.voices = it.next().ok_or("--voices LIST")?,
+            "--no-context" => args.no_context = true,
+            "--full-audio-ctx" => args.full_ctx = true,
+            "--no-interim" => args.interim = false,
+            "--verbose" => args.verbose = true,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(args)
+}
+
+fn store_root() -> PathBuf {
+    std::env::var_os("VOCALIS_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".cache/vocalis/models"))
+}
+
+fn home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+}
+
+/// FNV-1a, for stable cache file names.
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// One sentence in one voice as 8 kHz μ-law, trimmed to its speech.
+fn clip(voice: &str, text: &str, piper: &mut Option<PiperVoice>) -> Result<Vec<u8>, Error> {
+    let dir = home().join(".cache/vocalis/live-wer");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{:016x}.ul", fnv(&[CACHE_VERSION, voice, text])));
+    if let Ok(bytes) = std::fs::read(&path) {
+        if !bytes.is_empty() {
+            return Ok(bytes);
+        }
+    }
+    let samples = match voice.split_once(':') {
+        Some(("piper", name)) => {
+            if piper.is_none() {
+                let root = store_root();
+                *piper = Some(PiperVoice::load(
+                    &VoiceFiles::in_dir(&root.join(name), name),
+                    &SessionOptions::default(),
+                    &PhonemizerConfig::InProcess,
+                )?);
+            }
+            let r = piper
+                .as_ref()
+                .expect("loaded")
+                .synthesize(text, &SynthesisOptions::default())?;
+            vocalis_audio::resample(&r.samples, r.sample_rate, 8_000)?
+        }
+        Some(("espeak", name)) => {
+            let wav = std::env::temp_dir().join(format!("live-wer-{}.wav", std::process::id()));
+            let out = Command::new("espeak-ng")
+                .args(["-v", name, "-w"])
+                .arg(&wav)
+                .arg(text)
+                .output()?;
+            if !out.status.success() {
+                return Err(format!("espeak-ng -v {name} failed").into());
+            }
+            let bytes = std::fs::read(&wav)?;
+            let _ = std::fs::remove_file(&wav);
+            vocalis_audio::decode_file(&bytes, Some("wav"), 8_000)?.samples
+        }
+        _ => return Err(format!("voice {voice}: use piper:NAME or espeak:NAME").into()),
+    };
+    let bytes = to_mulaw(&trim_to_speech(&samples));
+    std::fs::write(&path, &bytes)?;
+    Ok(bytes)
+}
+
+/// From the first to the last 20 ms frame with speech energy (one frame of
+/// margin), peak-normalised to 0.7 — as the load generator's clips.
+fn trim_to_speech(samples: &[f32]) -> Vec<f32> {
+    let rms: Vec<f32> = samples
+        .chunks(160)
+        .map(|c| (c.iter().map(|s| s * s).sum::<f32>() / c.len() as f32).sqrt())
+        .collect();
+    let threshold = (rms.iter().copied().fold(0.0, f32::max) * 0.05).max(1e-3);
+    let first = rms.iter().position(|&r| r > threshold).unwrap_or(0);
+    let last = rms.iter().rposition(|&r| r > threshold).unwrap_or(0);
+    let speech = &samples[first.saturating_sub(1) * 160..((last + 2) * 160).min(samples.len())];
+    let peak = speech.iter().fold(0.0f32, |m, s| m.max(s.abs())).max(1e-6);
+    speech.iter().map(|s| s * 0.7 / peak).collect()
+}
+
+fn to_mulaw(samples: &[f32]) -> Vec<u8> {
+    let pcm: Vec<i16> = samples
+        .iter()
+        .map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16)
+        .collect();
+    let mut bytes = g711::encode_mulaw(&pcm);
+    bytes.resize(bytes.len().div_ceil(160) * 160, 0xFF);
+    bytes
+}
+
+struct Call {
+    label: String,
+    mulaw: Vec<u8>,
+    reference: String,
+}
+
+fn calls(voices: &[&str]) -> Result<Vec<Call>, Error> {
+    let mut piper = None;
+    let silence = |ms: usize| vec![0xFFu8; ms * 8];
+    let mut calls = Vec::new();
+    for (v, voice) in voices.iter().enumerate() {
+        for (c, group) in SENTENCES.chunks(UTTERANCES_PER_CALL).enumerate() {
+            let mut mulaw = silence(LEAD_MS);
+            for (u, text) in group.iter().enumerate() {
+                if u > 0 {
+                    mulaw.extend(silence(PAUSES_MS[(u + c + v) % PAUSES_MS.len()]));
+                }
+                mulaw.extend(clip(voice, text, &mut piper)?);
+            }
+            mulaw.extend(silence(TAIL_MS));
+            calls.push(Call {
+                label: format!("{voice} #{c}"),
+                mulaw,
+                reference: group.join(" "),
+            });
+        }
+    }
+    Ok(calls)
+}
+
+fn file_text(worker: &mut SttWorker, mulaw: &[u8]) -> Result<String, Error> {
+    let pcm8: Vec<f32> = mulaw
+        .iter()
+        .map(|&b| pcm::i16_to_f32(g711::mulaw_to_linear(b)))
+        .collect();
+    let audio = vocalis_audio::resample(&pcm8, 8_000, 16_000)?;
+    Ok(worker
+        .transcribe(&audio, &TranscribeOptions::default())?
+        .text())
+}
+
+/// The live path, frame by frame; returns the finals' texts.
+fn live_texts(
+    worker: &mut SttWorker,
+    vad: &Vad,
+    config: &StreamingConfig,
+    mulaw: &[u8],
+) -> Result<Vec<String>, Error> {
+    let mut rec = StreamingRecognizer::new(vad, config.clone())?;
+    let mut resampler = StreamingResampler::new(8_000, 16_000)?;
+    let mut events = Vec::new();
+    let mut pcm16 = Vec::new();
+    for frame in mulaw.chunks(160) {
+        let pcm8: Vec<f32> = frame
+            .iter()
+            .map(|&b| pcm::i16_to_f32(g711::mulaw_to_linear(b)))
+            .collect();
+        pcm16.clear();
+        resampler.push(&pcm8, &mut pcm16)?;
+        events.extend(rec.push(&pcm16)?);
+        events.extend(rec.run_pending(worker)?);
+    }
+    pcm16.clear();
+    resampler.flush(&mut pcm16)?;
+    events.extend(rec.push(&pcm16)?);
+    events.extend(rec.finish()?);
+    events.extend(rec.run_pending(worker)?);
+    Ok(events
+        .into_iter()
+        .filter_map(|e| match e {
+            StreamEvent::Final { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect())
+}
+
+fn errors(reference: &str, hypothesis: &str) -> (f64, usize) {
+    let n = normalize_words(reference).len();
+    (word_error_rate(reference, hypothesis) * n as f64, n)
+}
+
+fn main() -> Result<(), Error> {
+    let args = parse_args()?;
+    let root = store_root();
+    runtime::init(&root.join("onnxruntime/libonnxruntime.so.1.31.1"))?;
+    let silero = Arc::new(SileroModel::load(&root.join("silero-vad/silero_vad.onnx"))?);
+    let vad = Vad::new(silero, VadConfig::default())?;
+    let file = match args.weights.as_str() {
+        "f16" => "ggml-model.bin".to_owned(),
+        w => format!("ggml-model-{w}.bin"),
+    };
+    let model = Arc::new(SttModel::load(
+        &root.join("tiny.en").join(&file),
+        &SttModelConfig::default(),
+    )?);
+    let mut worker = SttWorker::new(model, 2, Some(vad.clone()))?;
+    let defaults = StreamingConfig::default();
+    let config = StreamingConfig {
+        onset_pad_ms: args.onset_pad_ms.unwrap_or(defaults.onset_pad_ms),
+        end_pad_ms: args.end_pad_ms.unwrap_or(defaults.end_pad_ms),
+        carry_context: !args.no_context,
+        interim_results: args.interim,
+        utterance_end_ms: args.utterance_end_ms,
+        options: TranscribeOptions {
+            language: Some("en".into()),
+            audio_ctx: if args.full_ctx {
+                AudioCtx::Full
+            } else {
+                AudioCtx::Auto
+            },
+            ..TranscribeOptions::default()
+        },
+        ..StreamingConfig::default()
+    };
+    let voices: Vec<&str> = args.voices.split(',').map(str::trim).collect();
+    let calls = calls(&voices)?;
+    let seconds: f64 = calls.iter().map(|c| c.mulaw.len() as f64 / 8000.0).sum();
+    let (mut file_err, mut live_err, mut words, mut finals) = (0.0, 0.0, 0usize, 0usize);
+    for call in &calls {
+        let whole = file_text(&mut worker, &call.mulaw)?;
+        let live = live_texts(&mut worker, &vad, &config, &call.mulaw)?;
+        finals += live.len();
+        let joined = live.join(" ");
+        let (fe, n) = errors(&call.reference, &whole);
+        let (le, _) = errors(&call.reference, &joined);
+        file_err += fe;
+        live_err += le;
+        words += n;
+        if args.verbose && normalize_words(&whole) != normalize_words(&joined) {
+            println!("--- {} (file {fe:.0} errors, live {le:.0})", call.label);
+            println!("  ref:  {}", call.reference);
+            println!("  file: {}", whole.trim());
+            for f in &live {
+                println!("  live: {}", f.trim());
+            }
+        }
+    }
+    let utterances = calls.len() * UTTERANCES_PER_CALL;
+    println!(
+        "{} calls, {utterances} utterances, {seconds:.0} s of 8 kHz mu-law, {words} words; \
+         tiny.en {}, utterance_end_ms {}, onset_pad_ms {}, end_pad_ms {}, carry_context {}, full audio_ctx {}, interim {}",
+        calls.len(),
+        args.weights,
+        args.utterance_end_ms,
+        config.onset_pad_ms,
+        config.end_pad_ms,
+        config.carry_context,
+        args.full_ctx,
+        args.interim
+    );
+    println!(
+        "file WER {:.2} %  live WER {:.2} %  (live - file {:+.2} points; {finals} finals)",
+        100.0 * file_err / words as f64,
+        100.0 * live_err / words as f64,
+        100.0 * (live_err - file_err) / words as f64
+    );
+    Ok(())
+}

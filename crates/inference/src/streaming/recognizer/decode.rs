@@ -1,0 +1,211 @@
+//! The decode side of the recogniser: handing out [`DecodeRequest`]s,
+//! taking their results back ([`StreamingRecognizer::complete`]) and the
+//! decoding context carried from one utterance to the next.
+
+use super::*;
+
+impl StreamingRecognizer {
+    /// The next decode to run, if any (none while one is in flight).
+    pub fn next_request(&mut self) -> Option<DecodeRequest> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        self.next_id += 1;
+        let ticket = Ticket(self.next_id);
+        if let Some(mut f) = self.finals.pop_front() {
+            f.request.ticket = ticket;
+            self.add_context(&mut f.request.options);
+            self.in_flight = Some(InFlight {
+                ticket,
+                kind: DecodeKind::Final,
+                utterance: f.utterance,
+                start: samples(f.request.start),
+                end: f.end,
+                partials_sent: f.partials_sent,
+                reason: f.reason,
+            });
+            return Some(f.request);
+        }
+        if !self.config.interim_results || self.finished {
+            return None;
+        }
+        let now = self.end_sample();
+        let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
+        let u = self.utterance.as_mut()?;
+        let len = now.saturating_sub(u.start);
+        if len < samples(MIN_PARTIAL_S) || len < u.partial_len + interval || !u.speech_since_partial
+        {
+            return None;
+        }
+        u.partial_len = len;
+        u.speech_since_partial = false;
+        let (id, start) = (u.id, u.start);
+        let mut options = self.decode_options();
+        // Partials are throw-away: skip the temperature fallback.
+        options.temperature_increment = 0.0;
+        self.add_context(&mut options);
+        self.in_flight = Some(InFlight {
+            ticket,
+            kind: DecodeKind::Partial,
+            utterance: id,
+            start,
+            end: now,
+            partials_sent: false,
+            reason: FinalReason::Endpoint,
+        });
+        Some(DecodeRequest {
+            ticket,
+            kind: DecodeKind::Partial,
+            audio: self.slice(start, now).to_vec(),
+            options,
+            start: secs(start),
+        })
+    }
+
+    /// Returns a request that could not be run (e.g. the pool was busy):
+    /// a final is queued again at the front, a partial is dropped and
+    /// re-issued once more audio arrives. Unknown requests are ignored.
+    pub fn release(&mut self, request: DecodeRequest) {
+        let Some(flight) = self.in_flight.take_if(|f| f.ticket == request.ticket) else {
+            return;
+        };
+        if flight.kind == DecodeKind::Final {
+            self.finals.push_front(QueuedFinal {
+                request,
+                utterance: flight.utterance,
+                end: flight.end,
+                partials_sent: flight.partials_sent,
+                reason: flight.reason,
+            });
+        }
+    }
+
+    /// Hands back the result of a request from
+    /// [`next_request`](Self::next_request). A failed partial is logged and
+    /// skipped; a failed final is returned as the error (that utterance
+    /// then has no final).
+    pub fn complete(
+        &mut self,
+        ticket: Ticket,
+        result: Result<Transcript, SttError>,
+    ) -> Result<Vec<StreamEvent>, StreamError> {
+        let flight = match self.in_flight.take() {
+            Some(f) if f.ticket == ticket => f,
+            other => {
+                self.in_flight = other;
+                return Err(StreamError::UnknownTicket(ticket.0));
+            }
+        };
+        let start_s = secs(flight.start);
+        match flight.kind {
+            DecodeKind::Partial => {
+                let transcript = match result {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "partial decode failed");
+                        return Ok(Vec::new());
+                    }
+                };
+                if self
+                    .utterance
+                    .as_ref()
+                    .is_none_or(|u| u.id != flight.utterance)
+                {
+                    // The utterance ended meanwhile; its final supersedes this.
+                    return Ok(Vec::new());
+                }
+                let threshold = self.config.options.logprob_threshold;
+                let clean = !transcript.text().is_empty()
+                    && transcript
+                        .segments
+                        .iter()
+                        .all(|s| s.avg_logprob >= threshold);
+                let covered = clean.then(|| (flight.end, transcript.clone()));
+                let language = transcript.language;
+                let mut words = transcript.words;
+                for w in &mut words {
+                    w.start += start_s;
+                    w.end += start_s;
+                }
+                let last_word_end = self.note_last_word(&words);
+                let Some(u) = self.utterance.as_mut() else {
+                    return Ok(Vec::new());
+                };
+                u.covered = covered;
+                let tentative = u.agreement.update(&words);
+                let committed = join_words(u.agreement.committed());
+                let rest = join_words(&tentative);
+                let text = match (committed.is_empty(), rest.is_empty()) {
+                    (true, _) => rest,
+                    (false, true) => committed.clone(),
+                    (false, false) => format!("{committed} {rest}"),
+                };
+                if text.is_empty() || text == u.last_partial {
+                    return Ok(Vec::new());
+                }
+                u.last_partial = text.clone();
+                u.partials_sent = true;
+                // Finals queued from now on know partials were shown.
+                Ok(vec![StreamEvent::Partial {
+                    text,
+                    committed,
+                    start: start_s,
+                    end: secs(flight.end),
+                    language,
+                    last_word_end,
+                }])
+            }
+            DecodeKind::Final => {
+                let mut transcript = result?;
+                transcript.shift(start_s);
+                let text = transcript.text();
+                let partials_sent = flight.partials_sent;
+                if text.is_empty() && !partials_sent {
+                    return Ok(Vec::new());
+                }
+                let last_word_end = self.note_last_word(&transcript.words);
+                self.set_context(&transcript.text());
+                Ok(vec![StreamEvent::Final {
+                    confidence: transcript.confidence(),
+                    text,
+                    words: transcript.words,
+                    start: start_s,
+                    end: secs(flight.end),
+                    language: transcript.language,
+                    reason: flight.reason,
+                    last_word_end,
+                }])
+            }
+        }
+    }
+
+    /// Runs every pending decode on `decoder` (synchronous callers).
+    pub fn run_pending(
+        &mut self,
+        decoder: &mut dyn Transcribe,
+    ) -> Result<Vec<StreamEvent>, StreamError> {
+        let mut events = Vec::new();
+        while let Some(request) = self.next_request() {
+            let result = decoder.transcribe(&request.audio, &request.options);
+            events.extend(self.complete(request.ticket, result)?);
+        }
+        Ok(events)
+    }
+
+    pub(super) fn set_context(&mut self, text: &str) {
+        let text = text.trim();
+        if !text.is_empty() {
+            self.context = text.to_owned();
+        }
+    }
+
+    fn add_context(&self, options: &mut TranscribeOptions) {
+        if self.context.is_empty() || !self.config.carry_context {
+            return;
+        }
+        options.initial_prompt = Some(match options.initial_prompt.take() {
+            Some(p) if !p.trim().is_empty() => format!("{} {}", p.trim(), self.context),
+            _ => self.context.clone(),
+        });
+    }
+}
