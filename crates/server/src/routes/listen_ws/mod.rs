@@ -228,7 +228,12 @@ impl Dialect<PoolStream> for Deepgram {
     ) -> Result<(), End> {
         // The gap since the last word, as of the audio received so far.
         let total = core.channels().max(1);
-        for index in 0..core.channels() {
+        let watched = if self.utterance_ends.enabled() {
+            core.channels()
+        } else {
+            0
+        };
+        for index in 0..watched {
             let timing = core.word_timing(index);
             let position = core.position(index);
             if let Some(end) = self.utterance_ends.observe(index, total, position, timing) {

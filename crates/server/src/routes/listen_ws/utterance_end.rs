@@ -59,6 +59,11 @@ impl UtteranceEnds {
         }
     }
 
+    /// Whether `utterance_end_ms` was asked for.
+    pub fn enabled(&self) -> bool {
+        self.gap_s.is_some()
+    }
+
     fn clock(&mut self, channel: usize) -> &mut Clock {
         if self.channels.len() <= channel {
             self.channels.resize(channel + 1, Clock::default());
