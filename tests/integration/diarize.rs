@@ -250,3 +250,89 @@ async fn diarize_on_listen_transcriptions_and_cli() {
     assert!(lines[0].starts_with("Speaker A: "), "{text}");
     assert!(lines.iter().any(|l| l.starts_with("Speaker B: ")), "{text}");
 }
+
+/// Live: the conversation as 20 ms linear16 frames (not paced) on
+/// `WS /v1/listen?diarize=true`, then `CloseStream`. Every final's words
+/// carry one speaker, ids are stable (two voices, at least two ids) and
+/// ≥ 80 % of the finals get their voice's speaker after the best mapping.
+#[tokio::test]
+async fn live_listen_labels_finals_with_stable_speakers() {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let (audio, turns) = conversation();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let key = dev_key(dir.path());
+    let mut request = format!(
+        "ws://{}/v1/listen?encoding=linear16&sample_rate=16000&diarize=true&punctuate=true",
+        server.addr
+    )
+    .into_client_request()
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Token {key}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    for frame in audio.chunks(320) {
+        let bytes: Vec<u8> = frame
+            .iter()
+            .flat_map(|s| vocalis_audio::pcm::f32_to_i16(*s).to_le_bytes())
+            .collect();
+        socket.send(Message::Binary(bytes.into())).await.unwrap();
+    }
+    socket
+        .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = crate::support::read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000), "{messages:?}");
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m["type"] == "Warning" && m["parameter"] == "diarize"),
+        "{messages:?}"
+    );
+    // (first word start, last word end, speaker) of each final with words.
+    let mut finals = Vec::new();
+    for m in messages
+        .iter()
+        .filter(|m| m["type"] == "Results" && m["is_final"] == true)
+    {
+        let words = m["channel"]["alternatives"][0]["words"].as_array().unwrap();
+        if words.is_empty() {
+            continue;
+        }
+        let speaker = words[0]["speaker"].as_u64().expect("speaker");
+        for w in words {
+            assert_eq!(w["speaker"].as_u64(), Some(speaker), "{m}");
+            let c = w["speaker_confidence"]
+                .as_f64()
+                .expect("speaker_confidence");
+            assert!((0.0..=1.0).contains(&c), "{w}");
+        }
+        let start = words[0]["start"].as_f64().unwrap();
+        let end = words[words.len() - 1]["end"].as_f64().unwrap();
+        finals.push((start, end, speaker as usize));
+    }
+    assert!(finals.len() >= 6, "{finals:?}");
+    let mut ids: Vec<usize> = finals.iter().map(|f| f.2).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(ids.len() >= 2, "{finals:?}");
+    // One-to-one mapping of ids 0 and 1 to the two voices; any other id is wrong.
+    let mut agree = [[0usize; 2]; 2];
+    for &(start, end, speaker) in &finals {
+        if speaker < 2 {
+            agree[speaker][truth_at(&turns, (start + end) / 2.0)] += 1;
+        }
+    }
+    let best = (agree[0][0] + agree[1][1]).max(agree[0][1] + agree[1][0]);
+    assert!(
+        best as f64 >= 0.8 * finals.len() as f64,
+        "{agree:?} {finals:?} {turns:?}"
+    );
+}

@@ -39,6 +39,10 @@ use super::pacing::Pacer;
 /// audio and runs them first.
 pub const MAX_QUEUED_FINALS: usize = 4;
 
+/// Utterances whose audio a diarizing stream keeps at once (the queued
+/// finals plus the open utterance).
+pub const KEPT_UTTERANCES: usize = MAX_QUEUED_FINALS + 2;
+
 /// How long a final may wait for a free worker before the stream fails.
 pub const BUSY_LIMIT: Duration = Duration::from_secs(10);
 /// How often a final refused by a full pool is tried again.
@@ -103,6 +107,11 @@ pub struct SttStream {
     busy_since: Option<Instant>,
     pacer: Pacer,
     bytes_per_second: f64,
+    /// Live diarization: the latest decoded audio of each recent utterance,
+    /// by its start (stream seconds). Empty unless
+    /// [`SttStream::keep_final_audio`] was asked.
+    keep_final_audio: bool,
+    utterance_audio: std::collections::VecDeque<(f64, Vec<f32>)>,
 }
 
 impl std::fmt::Debug for SttStream {
@@ -138,6 +147,8 @@ impl SttStream {
             busy_since: None,
             pacer: Pacer::live_default(),
             bytes_per_second,
+            keep_final_audio: false,
+            utterance_audio: Default::default(),
         })
     }
 
@@ -145,6 +156,41 @@ impl SttStream {
     pub fn with_pacer(mut self, pacer: Pacer) -> Self {
         self.pacer = pacer;
         self
+    }
+
+    /// Keeps the 16 kHz audio of the latest decode of each recent utterance
+    /// (each bounded by the recogniser's maximum utterance length, at most
+    /// [`KEPT_UTTERANCES`] of them) for
+    /// [`take_final_audio`](Self::take_final_audio): live diarization.
+    pub fn keep_final_audio(mut self) -> Self {
+        self.keep_final_audio = true;
+        self
+    }
+
+    /// The audio of the final whose utterance starts at `start` (stream
+    /// seconds), forgetting it and any older utterance's.
+    pub fn take_final_audio(&mut self, start: f64) -> Option<Vec<f32>> {
+        let index = self
+            .utterance_audio
+            .iter()
+            .position(|(s, _)| (s - start).abs() < 1e-6)?;
+        self.utterance_audio.drain(..index);
+        self.utterance_audio.pop_front().map(|(_, audio)| audio)
+    }
+
+    fn keep_audio(&mut self, start: f64, audio: &[f32]) {
+        if let Some(kept) = self
+            .utterance_audio
+            .iter_mut()
+            .find(|(s, _)| (s - start).abs() < 1e-6)
+        {
+            kept.1 = audio.to_vec();
+            return;
+        }
+        if self.utterance_audio.len() >= KEPT_UTTERANCES {
+            self.utterance_audio.pop_front();
+        }
+        self.utterance_audio.push_back((start, audio.to_vec()));
     }
 
     fn core(&self) -> MutexGuard<'_, Core> {
@@ -301,6 +347,9 @@ impl SttStream {
         match pool.try_transcribe_at(priority, audio.clone(), options.clone()) {
             Ok(handle) => {
                 self.busy_since = None;
+                if self.keep_final_audio {
+                    self.keep_audio(request.start, audio);
+                }
                 self.in_flight = Some(InFlight {
                     ticket,
                     kind,

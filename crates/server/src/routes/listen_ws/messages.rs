@@ -10,6 +10,8 @@ use std::time::Instant;
 use serde::Serialize;
 use vocalis_inference::streaming::{FinalReason, StreamEvent};
 
+use crate::session::live::Speaker;
+
 use super::input::ChannelAudio;
 use crate::metrics::Metrics;
 use crate::wire::deepgram::{
@@ -46,9 +48,10 @@ pub struct LiveWarning {
 
 /// The `Warning`s for `params`: parameters this server does not know or
 /// apply (as `POST /v1/listen` lists them in `metadata.warnings`), and
-/// `diarize`, which is pre-recorded only. The closing `Metadata` repeats
+/// `diarize` when the speaker model is not installed (`diarizing` false).
+/// The closing `Metadata` repeats
 /// them in `warnings` (`{parameter, type, message}`, the pre-recorded shape).
-pub fn warnings(params: &ListenParams) -> Vec<LiveWarning> {
+pub fn warnings(params: &ListenParams, diarizing: bool) -> Vec<LiveWarning> {
     let warning = |parameter: &str, description: String| LiveWarning {
         kind: "Warning",
         code: "UNSUPPORTED_FEATURE",
@@ -65,12 +68,13 @@ pub fn warnings(params: &ListenParams) -> Vec<LiveWarning> {
             )
         })
         .collect();
-    if params.diarize {
+    if params.diarize && !diarizing {
         out.push(warning(
             "diarize",
-            "diarization is available on pre-recorded audio (POST /v1/listen) only; \
-             live words carry no speaker"
-                .to_owned(),
+            format!(
+                "the speaker model is not installed ({}); live words carry no speaker",
+                vocalis_models::pull_command(crate::engine::DIARIZE_MODEL, None)
+            ),
         ));
     }
     out
@@ -95,6 +99,8 @@ pub struct MessageWriter {
     vad_events: bool,
     latest_audio: Option<(f64, Instant)>,
     warnings: Vec<crate::wire::deepgram::Warning>,
+    /// The speaker of the next final (live diarization).
+    speaker: Option<Speaker>,
 }
 
 fn round_ms(seconds: f64) -> f64 {
@@ -103,7 +109,7 @@ fn round_ms(seconds: f64) -> f64 {
 
 impl MessageWriter {
     /// A writer for one session.
-    pub fn new(params: &ListenParams, request_id: String, model: &str) -> Self {
+    pub fn new(params: &ListenParams, request_id: String, model: &str, diarizing: bool) -> Self {
         Self {
             request_id,
             created: rfc3339_now(),
@@ -112,7 +118,8 @@ impl MessageWriter {
             punctuated: params.punctuated(),
             vad_events: params.vad_events,
             latest_audio: None,
-            warnings: warnings(params)
+            speaker: None,
+            warnings: warnings(params, diarizing)
                 .into_iter()
                 .map(|w| crate::wire::deepgram::Warning {
                     parameter: w.parameter,
@@ -214,6 +221,7 @@ impl MessageWriter {
                 if let Some(latency) = self.latency(end) {
                     metrics.final_latency.observe(latency);
                 }
+                let speaker = self.speaker.take();
                 let words: Vec<Word> = words
                     .iter()
                     .filter_map(|w| {
@@ -224,8 +232,8 @@ impl MessageWriter {
                             end: round_ms(w.end),
                             confidence: w.probability.clamp(0.0, 1.0),
                             punctuated_word: self.punctuated.then(|| w.text.trim().to_owned()),
-                            speaker: None,
-                            speaker_confidence: None,
+                            speaker: speaker.map(|s| s.id as u32),
+                            speaker_confidence: speaker.map(|s| s.confidence),
                         })
                     })
                     .collect();
@@ -245,6 +253,11 @@ impl MessageWriter {
                 vec![self.results(channel, total, (start, end), alternative, flags)]
             }
         }
+    }
+
+    /// The speaker of the next final's words (live diarization).
+    pub fn set_speaker(&mut self, speaker: Option<Speaker>) {
+        self.speaker = speaker;
     }
 
     /// The closing `Metadata`.

@@ -174,6 +174,8 @@ struct Deepgram {
     writer: MessageWriter,
     utterance_ends: UtteranceEnds,
     channels: usize,
+    /// `diarize=true` and the speaker model installed: finals' words carry speakers.
+    diarize: bool,
 }
 
 async fn run(
@@ -199,18 +201,20 @@ async fn run(
         Ok(config) => config,
         Err(_) => return,
     };
+    let diarize = params.diarize && state.engines.diarizer.is_some();
     let mut dialect = Deepgram {
         engines: state.engines.clone(),
         metrics: metrics.clone(),
         pacer: state.live_pacer(),
         config,
         audio: ChannelAudio::new(&params),
-        writer: MessageWriter::new(&params, request_id, &state.engines.stt_model),
+        writer: MessageWriter::new(&params, request_id, &state.engines.stt_model, diarize),
         utterance_ends: UtteranceEnds::new(params.utterance_end_ms),
         channels: 0,
+        diarize,
     };
     // Parameters that are not applied are said, not silently dropped.
-    for warning in messages::warnings(&params) {
+    for warning in messages::warnings(&params, diarize) {
         if socket.send(json(&warning)).await.is_err() {
             break;
         }
@@ -258,6 +262,11 @@ impl Dialect<PoolStream> for Deepgram {
                             PoolStream::new(
                                 stream.with_pacer(self.pacer.clone()),
                                 self.engines.clone(),
+                            )
+                            .with_diarizer(
+                                self.diarize
+                                    .then(|| self.engines.diarizer.clone())
+                                    .flatten(),
                             )
                         }));
                     }
@@ -328,6 +337,10 @@ impl Dialect<PoolStream> for Deepgram {
                 }
             }
         }
+    }
+
+    fn on_speaker(&mut self, _channel: usize, speaker: Option<crate::session::live::Speaker>) {
+        self.writer.set_speaker(speaker);
     }
 
     fn farewell(

@@ -41,7 +41,7 @@ use crate::metrics::Metrics;
 use crate::session::stt_stream::SttStreamError;
 use crate::store::ledger::Outcome;
 
-pub use recognize::{PoolStream, Recognize, WordTiming};
+pub use recognize::{PoolStream, Recognize, Speaker, WordTiming};
 pub use transport::Transport;
 
 /// How a live session ended.
@@ -139,6 +139,10 @@ pub trait Dialect<R: Recognize>: Send {
         events: Vec<StreamEvent>,
         out: &mut Outbox,
     );
+
+    /// The speaker of the final `on_events` is handed next for `channel`
+    /// (live diarization; called before every final, `None` when unknown).
+    fn on_speaker(&mut self, _channel: usize, _speaker: Option<Speaker>) {}
 
     /// The dialect's own background work (e.g. synthesis to send back):
     /// resolves with frames to send; pending forever when there is none.
@@ -399,10 +403,26 @@ impl<R: Recognize> Core<R> {
     }
 
     fn convert_events<D: Dialect<R>>(&mut self, dialect: &mut D, out: &mut Outbox) {
-        let channels = self.channels.len().max(1);
         for (channel, event) in std::mem::take(&mut self.events) {
-            dialect.on_events(channel, channels, vec![event], out);
+            self.hand_over(dialect, channel, event, out);
         }
+    }
+
+    /// One event of `channel` to the dialect, a final with its speaker.
+    fn hand_over<D: Dialect<R>>(
+        &mut self,
+        d: &mut D,
+        channel: usize,
+        e: StreamEvent,
+        out: &mut Outbox,
+    ) {
+        if matches!(e, StreamEvent::Final { .. }) {
+            d.on_speaker(
+                channel,
+                self.channels.get_mut(channel).and_then(R::take_speaker),
+            );
+        }
+        d.on_events(channel, self.channels.len().max(1), vec![e], out);
     }
 
     /// Flushes finals (when the way out calls for it), commits usage, lets
@@ -420,7 +440,9 @@ impl<R: Recognize> Core<R> {
             for index in 0..channels {
                 let events = self.channels[index].finish().await;
                 if client_present {
-                    dialect.on_events(index, channels, events, &mut out);
+                    for event in events {
+                        self.hand_over(dialect, index, event, &mut out);
+                    }
                 }
             }
             if client_present {
