@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Most text carried from one final into the next decodes' prompt.
+const CONTEXT_BYTES: usize = 240;
+
 impl StreamingRecognizer {
     /// The next decode to run, if any (none while one is in flight).
     pub fn next_request(&mut self) -> Option<DecodeRequest> {
@@ -192,20 +195,52 @@ impl StreamingRecognizer {
         Ok(events)
     }
 
+    /// Keeps the end of the last final's text (at most [`CONTEXT_BYTES`],
+    /// whole words) as the next decodes' context.
     pub(super) fn set_context(&mut self, text: &str) {
-        let text = text.trim();
-        if !text.is_empty() {
-            self.context = text.to_owned();
+        let tail = context_tail(text);
+        if !tail.is_empty() {
+            self.context = tail.to_owned();
         }
     }
 
+    /// The context goes first and the caller's prompt (keywords) last, so
+    /// prompt bounding, which keeps the end, never drops the caller's part.
     fn add_context(&self, options: &mut TranscribeOptions) {
         if self.context.is_empty() || !self.config.carry_context {
             return;
         }
         options.initial_prompt = Some(match options.initial_prompt.take() {
-            Some(p) if !p.trim().is_empty() => format!("{} {}", p.trim(), self.context),
+            Some(p) if !p.trim().is_empty() => format!("{} {}", self.context, p.trim()),
             _ => self.context.clone(),
         });
+    }
+}
+
+/// The end of `text`: at most [`CONTEXT_BYTES`], starting at a word.
+fn context_tail(text: &str) -> &str {
+    let text = text.trim();
+    let mut from = text.len().saturating_sub(CONTEXT_BYTES);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    if from > 0 && !text[..from].ends_with(' ') {
+        from = text[from..].find(' ').map_or(text.len(), |i| from + i + 1);
+    }
+    text[from..].trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_is_the_end_of_the_text_in_whole_words() {
+        assert_eq!(context_tail("  Hello there.  "), "Hello there.");
+        let long = "wörd ".repeat(100);
+        let tail = context_tail(&long);
+        assert!(tail.len() <= CONTEXT_BYTES && tail.len() > CONTEXT_BYTES - 12);
+        assert!(tail.starts_with("wörd") && tail.ends_with("wörd"), "{tail}");
+        assert_eq!(context_tail(&"x".repeat(500)), "");
     }
 }
