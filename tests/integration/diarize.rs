@@ -251,10 +251,41 @@ async fn diarize_on_listen_transcriptions_and_cli() {
     assert!(lines.iter().any(|l| l.starts_with("Speaker B: ")), "{text}");
 }
 
+/// `(first word start, last word end, speaker)` of finals: at least six,
+/// at least two ids, and ≥ 80 % of them the speaker of their voice after the
+/// best one-to-one mapping of two ids to the two voices (any other id, e.g.
+/// a short first fragment taken for a new voice, counts as wrong).
+fn check_live_speakers(finals: &[(f64, f64, usize)], turns: &[(f64, f64, usize)]) {
+    assert!(finals.len() >= 6, "{finals:?}");
+    let mut ids: Vec<usize> = finals.iter().map(|f| f.2).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(ids.len() >= 2, "{finals:?}");
+    let truth: Vec<usize> = finals
+        .iter()
+        .map(|&(start, end, _)| truth_at(turns, (start + end) / 2.0))
+        .collect();
+    let mut best = 0;
+    for &a in &ids {
+        for &b in ids.iter().filter(|&&b| b != a) {
+            let right = finals
+                .iter()
+                .zip(&truth)
+                .filter(|((_, _, s), t)| (*s == a && **t == 0) || (*s == b && **t == 1))
+                .count();
+            best = best.max(right);
+        }
+    }
+    assert!(
+        best as f64 >= 0.8 * finals.len() as f64,
+        "{best} {finals:?} {turns:?}"
+    );
+}
+
 /// Live: the conversation as 20 ms linear16 frames (not paced) on
-/// `WS /v1/listen?diarize=true`, then `CloseStream`. Every final's words
-/// carry one speaker, ids are stable (two voices, at least two ids) and
-/// ≥ 80 % of the finals get their voice's speaker after the best mapping.
+/// `WS /v1/listen?diarize=true` then `CloseStream`, and on `/ws/stt` with
+/// `config.diarize` then `stop`. Every final's words carry its speaker, ids
+/// are stable and match the voices ([`check_live_speakers`]).
 #[tokio::test]
 async fn live_listen_labels_finals_with_stable_speakers() {
     use futures_util::SinkExt as _;
@@ -262,9 +293,20 @@ async fn live_listen_labels_finals_with_stable_speakers() {
     use tokio_tungstenite::tungstenite::Message;
 
     let (audio, turns) = conversation();
+    let frames: Vec<Vec<u8>> = audio
+        .chunks(320)
+        .map(|frame| {
+            frame
+                .iter()
+                .flat_map(|s| vocalis_audio::pcm::f32_to_i16(*s).to_le_bytes())
+                .collect()
+        })
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &[]);
     let key = dev_key(dir.path());
+
+    // Deepgram.
     let mut request = format!(
         "ws://{}/v1/listen?encoding=linear16&sample_rate=16000&diarize=true&punctuate=true",
         server.addr
@@ -277,12 +319,11 @@ async fn live_listen_labels_finals_with_stable_speakers() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("upgrade");
-    for frame in audio.chunks(320) {
-        let bytes: Vec<u8> = frame
-            .iter()
-            .flat_map(|s| vocalis_audio::pcm::f32_to_i16(*s).to_le_bytes())
-            .collect();
-        socket.send(Message::Binary(bytes.into())).await.unwrap();
+    for frame in &frames {
+        socket
+            .send(Message::Binary(frame.clone().into()))
+            .await
+            .unwrap();
     }
     socket
         .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
@@ -296,7 +337,6 @@ async fn live_listen_labels_finals_with_stable_speakers() {
             .any(|m| m["type"] == "Warning" && m["parameter"] == "diarize"),
         "{messages:?}"
     );
-    // (first word start, last word end, speaker) of each final with words.
     let mut finals = Vec::new();
     for m in messages
         .iter()
@@ -318,21 +358,49 @@ async fn live_listen_labels_finals_with_stable_speakers() {
         let end = words[words.len() - 1]["end"].as_f64().unwrap();
         finals.push((start, end, speaker as usize));
     }
-    assert!(finals.len() >= 6, "{finals:?}");
-    let mut ids: Vec<usize> = finals.iter().map(|f| f.2).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert!(ids.len() >= 2, "{finals:?}");
-    // One-to-one mapping of ids 0 and 1 to the two voices; any other id is wrong.
-    let mut agree = [[0usize; 2]; 2];
-    for &(start, end, speaker) in &finals {
-        if speaker < 2 {
-            agree[speaker][truth_at(&turns, (start + end) / 2.0)] += 1;
-        }
+    check_live_speakers(&finals, &turns);
+
+    // 60db.
+    let url = format!("ws://{}/ws/stt?apiKey={key}", server.addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    socket
+        .send(Message::Text(
+            r#"{"type":"start","languages":["en"],"config":{"encoding":"linear","sample_rate":16000,"diarize":true}}"#
+                .into(),
+        ))
+        .await
+        .unwrap();
+    for frame in &frames {
+        socket
+            .send(Message::Binary(frame.clone().into()))
+            .await
+            .unwrap();
     }
-    let best = (agree[0][0] + agree[1][1]).max(agree[0][1] + agree[1][0]);
-    assert!(
-        best as f64 >= 0.8 * finals.len() as f64,
-        "{agree:?} {finals:?} {turns:?}"
-    );
+    socket
+        .send(Message::Text(r#"{"type":"stop"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, close) = crate::support::read_to_close(&mut socket).await;
+    assert_eq!(close.map(|c| c.0), Some(1000), "{messages:?}");
+    let mut finals = Vec::new();
+    for m in messages
+        .iter()
+        .filter(|m| m["type"] == "transcription" && m["is_final"] == true)
+    {
+        let words = m["words"].as_array().unwrap();
+        if words.is_empty() {
+            continue;
+        }
+        let speaker = m["speaker"].as_u64().unwrap_or_else(|| panic!("speaker: {m}"));
+        assert!(
+            words.iter().all(|w| w["speaker"].as_u64() == Some(speaker)),
+            "{m}"
+        );
+        let start = words[0]["start"].as_f64().unwrap();
+        let end = words[words.len() - 1]["end"].as_f64().unwrap();
+        finals.push((start, end, speaker as usize));
+    }
+    check_live_speakers(&finals, &turns);
 }

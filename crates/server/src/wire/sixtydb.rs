@@ -33,6 +33,9 @@ pub struct StartConfig {
     pub interim_results: Option<bool>,
     /// Keep transcribing after each utterance (the only mode; accepted for compatibility).
     pub continuous_mode: Option<bool>,
+    /// Label each final (and its words) with a `speaker` (live diarization;
+    /// needs the speaker model).
+    pub diarize: Option<bool>,
 }
 
 /// A client → server message on `/ws/stt`.
@@ -131,6 +134,9 @@ pub struct WireWord {
     pub end: f64,
     /// 0–1.
     pub confidence: f64,
+    /// Speaker id (0, 1, … stable within the session) with `diarize`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<u32>,
 }
 
 /// The effective session settings echoed in `session_started`.
@@ -229,6 +235,9 @@ pub enum SttServerMessage {
         end: f64,
         /// Words with timings (finals; empty on partials).
         words: Vec<WireWord>,
+        /// Speaker of a final with `diarize` (0, 1, … stable within the session).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaker: Option<u32>,
     },
     /// Answer to `test`.
     TestResponse {

@@ -118,6 +118,12 @@ impl Dialect<PoolStream> for Detecting {
         }
     }
 
+    fn on_speaker(&mut self, channel: usize, speaker: Option<crate::session::live::Speaker>) {
+        if let Detected::SixtyDb(d) = &mut self.dialect {
+            d.on_speaker(channel, speaker);
+        }
+    }
+
     async fn background(&mut self) -> Vec<Message> {
         match &mut self.dialect {
             Detected::Twilio(d) => d.background().await,

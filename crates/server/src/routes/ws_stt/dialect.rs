@@ -87,7 +87,15 @@ impl SixtyDb {
         };
         let stream = SttStream::new(accepted.input, &self.engines.vad, accepted.streaming)?
             .with_pacer(self.pacer.clone());
-        core.open([PoolStream::new(stream, self.engines.clone())]);
+        let diarize = config.as_ref().and_then(|c| c.diarize) == Some(true);
+        let diarizer = diarize.then(|| self.engines.diarizer.clone()).flatten();
+        if diarize && diarizer.is_none() {
+            tracing::warn!(
+                fix = %vocalis_models::pull_command(crate::engine::DIARIZE_MODEL, None),
+                "diarize asked on /ws/stt without the speaker model; finals carry no speaker"
+            );
+        }
+        core.open([PoolStream::new(stream, self.engines.clone()).with_diarizer(diarizer)]);
         self.events.set_interim(accepted.effective.interim_results);
         out.push(json(&SttServerMessage::SessionStarted {
             session_id: self.session_id.clone(),
@@ -209,6 +217,10 @@ impl Dialect<PoolStream> for SixtyDb {
             },
         }
         Ok(())
+    }
+
+    fn on_speaker(&mut self, _: usize, speaker: Option<crate::session::live::Speaker>) {
+        self.events.set_speaker(speaker);
     }
 
     fn on_events(&mut self, _: usize, _: usize, events: Vec<StreamEvent>, out: &mut Outbox) {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use vocalis_inference::streaming::StreamEvent;
 
 use crate::metrics::Metrics;
+use crate::session::live::Speaker;
 use crate::wire::sixtydb::{SttServerMessage, WireWord};
 
 /// Numbers utterances and converts events for one session.
@@ -16,6 +17,8 @@ pub struct EventWriter {
     finals_sent: u64,
     /// Stream position and wall time of the latest audio received.
     latest_audio: Option<(f64, Instant)>,
+    /// The speaker of the next final (live diarization).
+    speaker: Option<Speaker>,
 }
 
 impl EventWriter {
@@ -26,7 +29,13 @@ impl EventWriter {
             multilingual,
             finals_sent: 0,
             latest_audio: None,
+            speaker: None,
         }
+    }
+
+    /// The speaker of the next final and its words (live diarization).
+    pub fn set_speaker(&mut self, speaker: Option<Speaker>) {
+        self.speaker = speaker;
     }
 
     /// Whether partials are sent.
@@ -79,6 +88,7 @@ impl EventWriter {
                     start: round_ms(start),
                     end: round_ms(end),
                     words: Vec::new(),
+                    speaker: None,
                 })
             }
             StreamEvent::Final {
@@ -93,6 +103,7 @@ impl EventWriter {
                 if let Some(latency) = self.latency(end) {
                     metrics.final_latency.observe(latency);
                 }
+                let speaker = self.speaker.take().map(|s| s.id as u32);
                 let sentence_id = self.finals_sent;
                 self.finals_sent += 1;
                 let language = match language {
@@ -115,8 +126,10 @@ impl EventWriter {
                             start: round_ms(w.start),
                             end: round_ms(w.end),
                             confidence: f64::from(w.probability),
+                            speaker,
                         })
                         .collect(),
+                    speaker,
                 })
             }
         }
