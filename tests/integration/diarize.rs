@@ -393,7 +393,9 @@ async fn live_listen_labels_finals_with_stable_speakers() {
         if words.is_empty() {
             continue;
         }
-        let speaker = m["speaker"].as_u64().unwrap_or_else(|| panic!("speaker: {m}"));
+        let speaker = m["speaker"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("speaker: {m}"));
         assert!(
             words.iter().all(|w| w["speaker"].as_u64() == Some(speaker)),
             "{m}"
