@@ -33,8 +33,9 @@ pub enum Outgoing {
 
 /// `{"type":"Warning","code":"UNSUPPORTED_FEATURE","parameter":…,"description":…}`:
 /// Deepgram's warning message shape (its other sockets' `Warning`: `type`,
-/// `code`, `description`), naming the query parameter, sent right after the
-/// upgrade for each parameter this server does not apply.
+/// `code`, `description`), naming the query parameter: one per parameter this
+/// server does not apply. The closing `Metadata` carries them in `warnings`
+/// and the 101 names them in `x-vocalis-unsupported-parameters`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveWarning {
     #[serde(rename = "type")]

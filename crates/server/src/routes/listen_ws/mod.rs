@@ -111,11 +111,29 @@ async fn upgrade(
     let span = tracing::info_span!("listen", request_id = %request_id, tenant = %principal.tenant,
         key = principal.key_prefix.as_deref().unwrap_or("jwt"));
     let tasks = state.tasks.clone();
-    upgrade.on_upgrade(move |socket| {
+    // Parameters that are not applied are said, not silently dropped: named
+    // in this header of the 101 and in the closing `Metadata`'s `warnings`.
+    // Not as messages of their own: Deepgram's listen socket has no such
+    // message, and its SDKs hand an unknown one to the handler as `None`.
+    let diarizing = params.diarize && state.engines.diarizer.is_some();
+    let unsupported: Vec<String> = messages::warnings(&params, diarizing)
+        .into_iter()
+        .map(|w| w.parameter)
+        .collect();
+    let mut response = upgrade.on_upgrade(move |socket| {
         let session = run(socket, state, principal, params, request_id, credit);
         tasks.track_future(session.instrument(span))
-    })
+    });
+    if let Ok(value) = axum::http::HeaderValue::from_str(&unsupported.join(", ")) {
+        if !unsupported.is_empty() {
+            response.headers_mut().insert(UNSUPPORTED_HEADER, value);
+        }
+    }
+    response
 }
+
+/// The 101 response header naming the query parameters that are not applied.
+pub const UNSUPPORTED_HEADER: &str = "x-vocalis-unsupported-parameters";
 
 /// Recognizer settings for Deepgram's parameters; a 400 when they cannot be
 /// honoured (an unknown `language`, or one the served model does not speak;
@@ -213,12 +231,6 @@ async fn run(
         channels: 0,
         diarize,
     };
-    // Parameters that are not applied are said, not silently dropped.
-    for warning in messages::warnings(&params, diarize) {
-        if socket.send(json(&warning)).await.is_err() {
-            break;
-        }
-    }
     let core = Core::new(meter, Limits::from_config(&state.config), metrics.clone());
     core.run(&mut dialect, &mut socket, &state.shutdown).await;
 }
