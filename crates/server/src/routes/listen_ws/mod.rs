@@ -26,7 +26,7 @@ mod input;
 mod messages;
 mod utterance_end;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
@@ -132,6 +132,14 @@ async fn upgrade(
     response
 }
 
+/// The session's audio input; a panic in an earlier push (contained by
+/// `spawn_blocking`) leaves it usable for the closing summary.
+fn lock_audio(audio: &Mutex<ChannelAudio>) -> std::sync::MutexGuard<'_, ChannelAudio> {
+    audio
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The 101 response header naming the query parameters that are not applied.
 pub const UNSUPPORTED_HEADER: &str = "x-vocalis-unsupported-parameters";
 
@@ -188,7 +196,9 @@ struct Deepgram {
     metrics: Arc<Metrics>,
     pacer: Pacer,
     config: StreamingConfig,
-    audio: ChannelAudio,
+    /// Container parsing and Opus decoding are CPU work: each push runs on a
+    /// blocking thread (never on the runtime), holding this lock.
+    audio: Arc<Mutex<ChannelAudio>>,
     writer: MessageWriter,
     utterance_ends: UtteranceEnds,
     channels: usize,
@@ -225,7 +235,7 @@ async fn run(
         metrics: metrics.clone(),
         pacer: state.live_pacer(),
         config,
-        audio: ChannelAudio::new(&params),
+        audio: Arc::new(Mutex::new(ChannelAudio::new(&params))),
         writer: MessageWriter::new(&params, request_id, &state.engines.stt_model, diarize),
         utterance_ends: UtteranceEnds::new(params.utterance_end_ms),
         channels: 0,
@@ -259,15 +269,23 @@ impl Dialect<PoolStream> for Deepgram {
         match frame {
             Frame::Binary(bytes) => {
                 core.touch();
-                let per_channel = match self.audio.push(&bytes) {
-                    Ok(per_channel) => per_channel,
-                    Err(InputError::Undecodable(why)) => {
+                let audio = Arc::clone(&self.audio);
+                let pushed =
+                    tokio::task::spawn_blocking(move || lock_audio(&audio).push(&bytes)).await;
+                let per_channel = match pushed {
+                    Ok(Ok(per_channel)) => per_channel,
+                    Ok(Err(InputError::Undecodable(why))) => {
                         tracing::info!(%why, "undecodable audio");
                         return Err(End::Closed(SessionClose::BadAudio));
                     }
+                    Err(error) => {
+                        tracing::error!(%error, "live audio decoding failed");
+                        return Err(End::Closed(SessionClose::Internal));
+                    }
                 };
                 if !core.is_open() {
-                    if let Some(format) = self.audio.format() {
+                    let format = lock_audio(&self.audio).format();
+                    if let Some(format) = format {
                         let streams = format.streams(&self.engines.vad, &self.config)?;
                         self.channels = streams.len();
                         core.open(streams.into_iter().map(|stream| {
@@ -361,7 +379,9 @@ impl Dialect<PoolStream> for Deepgram {
         _: Option<&Committed>,
         out: &mut Outbox,
     ) -> Option<(u16, String)> {
-        let metadata = self.writer.metadata(&self.audio, self.channels.max(1));
+        let metadata = self
+            .writer
+            .metadata(&lock_audio(&self.audio), self.channels.max(1));
         match end {
             End::Stopped => {
                 out.push(json(&metadata));
