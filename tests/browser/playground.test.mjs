@@ -119,6 +119,8 @@ test('playground page in headless Chromium', { timeout: 180_000 }, async (t) => 
   });
 
   await t.test('live microphone transcription shows a final with the spoken words', async () => {
+    // With speaker labels on: finals carry the speaker from live diarization.
+    await page.check('#live-diarize');
     await page.click('#mic-start');
     await page.locator('#mic-status').filter({ hasText: 'Listening' }).waitFor({ timeout: 20_000 });
     await page.waitForFunction(
@@ -132,6 +134,8 @@ test('playground page in headless Chromium', { timeout: 180_000 }, async (t) => 
     const transcript = await page.locator('#live-transcript').textContent();
     const { found, expected } = recalled(transcript);
     assert.ok(found.length >= Math.ceil(expected.length / 2), `heard ${found} of ${expected} in “${transcript}”`);
+    const speaker = await page.locator('#live-finals .speaker').first().textContent({ timeout: 30_000 });
+    assert.match(speaker, /^Speaker \d+$/, `speaker label shown: ${speaker}`);
     const latency = await page.locator('#live-finals .meta').first().getAttribute('data-latency-ms');
     assert.ok(Number(latency) >= 0, `latency shown: ${latency}`);
     await shot('03-live');

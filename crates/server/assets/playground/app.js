@@ -303,7 +303,11 @@ async function startMic() {
     opened = true;
     ws.send(JSON.stringify({
       type: 'start',
-      config: { encoding: 'linear', sample_rate: live.rate, interim_results: true, continuous_mode: true },
+      config: {
+        encoding: 'linear', sample_rate: live.rate, interim_results: true, continuous_mode: true,
+        // Speaker labels (diarization) only when asked: it costs an embedding per final.
+        diarize: $('live-diarize').checked,
+      },
     }));
     const source = live.ctx.createMediaStreamSource(live.stream);
     live.node = new AudioWorkletNode(live.ctx, 'pcm-capture', { processorOptions: { chunkMs: 40 } });
