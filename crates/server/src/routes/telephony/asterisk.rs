@@ -16,19 +16,18 @@ use std::sync::Arc;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use tracing::Instrument as _;
 use vocalis_inference::streaming::{StreamEvent, StreamingConfig};
 use vocalis_inference::stt::TranscribeOptions;
 
 use crate::auth::Authenticated;
 use crate::billing::Committed;
 use crate::engine::Engines;
-use crate::metrics::{Metrics, Route};
+use crate::metrics::Metrics;
 use crate::routes::ws_stt::dialect::{error, farewell};
 use crate::routes::ws_stt::events::EventWriter;
 use crate::server::AppState;
 use crate::session::audio_input::{AudioInput, InputEncoding};
-use crate::session::live::{json, Core, Dialect, End, Frame, Limits, Outbox, PoolStream};
+use crate::session::live::{json, Core, Dialect, End, Frame, Outbox, PoolStream};
 use crate::session::pacing::Pacer;
 use crate::session::stt_stream::{SttStream, SttStreamError};
 use crate::wire::asterisk::{codec, Codec, Control};
@@ -50,44 +49,22 @@ pub(super) async fn upgrade(
         Some(Ok(codec)) => Some(codec),
         None => None,
     };
-    let upgrade = match super::prepare(&state, Some(&caller), upgrade).await {
-        Ok(upgrade) => upgrade,
-        Err(refused) => return refused,
-    };
-    let tasks = state.tasks.clone();
-    let session_id = crate::billing::new_session_id("asterisk");
-    let span = tracing::info_span!("asterisk", session_id = %session_id, tenant = %caller.principal.tenant);
-    upgrade.on_upgrade(move |mut socket| {
-        let session = async move {
-            let _active = state.metrics.session_started(Route::WsStt);
-            let refusal = |code, message: &str| error(code, message);
-            let Some(meter) = super::admit(
-                &mut socket,
-                &state,
-                &caller.principal,
-                "/v1/asterisk",
-                &session_id,
-                refusal,
-            )
-            .await
-            else {
-                return;
-            };
-            let core = Core::new(
-                meter,
-                Limits::from_config(&state.config),
-                state.metrics.clone(),
-            );
-            let mut dialect = Asterisk::new(
+    super::serve_keyed(
+        state,
+        caller,
+        upgrade,
+        "/v1/asterisk",
+        |code, message| error(code, message),
+        move |state| {
+            Asterisk::new(
                 state.engines.clone(),
                 state.metrics.clone(),
                 state.live_pacer(),
                 default,
-            );
-            core.run(&mut dialect, &mut socket, &state.shutdown).await;
-        };
-        tasks.track_future(session.instrument(span))
-    })
+            )
+        },
+    )
+    .await
 }
 
 /// One Asterisk channel's translation state.

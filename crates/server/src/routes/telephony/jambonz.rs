@@ -21,7 +21,6 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument as _;
 use vocalis_audio::{AudioEncoder, OutputFormat};
 use vocalis_inference::streaming::{StreamEvent, StreamingConfig};
 use vocalis_inference::stt::TranscribeOptions;
@@ -31,11 +30,11 @@ use crate::auth::Authenticated;
 use crate::billing::{Committed, Meter, Service};
 use crate::engine::Engines;
 use crate::error::{ApiError, SessionClose};
-use crate::metrics::{Metrics, Route};
+use crate::metrics::Metrics;
 use crate::routes::ws_stt::events::EventWriter;
 use crate::server::AppState;
 use crate::session::audio_input::{AudioInput, InputEncoding};
-use crate::session::live::{json, Core, Dialect, End, Frame, Limits, Outbox, PoolStream};
+use crate::session::live::{json, Core, Dialect, End, Frame, Outbox, PoolStream};
 use crate::session::pacing::Pacer;
 use crate::session::stt_stream::SttStream;
 use crate::store::ledger::Outcome;
@@ -56,44 +55,21 @@ pub(super) async fn upgrade(
     caller: Authenticated,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let upgrade = match super::prepare(&state, Some(&caller), upgrade).await {
-        Ok(upgrade) => upgrade,
-        Err(refused) => return refused,
-    };
-    let tasks = state.tasks.clone();
-    let session_id = crate::billing::new_session_id("jambonz");
-    let span =
-        tracing::info_span!("jambonz", session_id = %session_id, tenant = %caller.principal.tenant);
-    upgrade.on_upgrade(move |mut socket| {
-        let session = async move {
-            let _active = state.metrics.session_started(Route::WsStt);
-            let refusal = |_, message: &str| error(message);
-            let Some(meter) = super::admit(
-                &mut socket,
-                &state,
-                &caller.principal,
-                "/v1/jambonz/stt",
-                &session_id,
-                refusal,
-            )
-            .await
-            else {
-                return;
-            };
-            let core = Core::new(
-                meter,
-                Limits::from_config(&state.config),
-                state.metrics.clone(),
-            );
-            let mut dialect = Jambonz::new(
+    super::serve_keyed(
+        state,
+        caller,
+        upgrade,
+        "/v1/jambonz/stt",
+        |_, message| error(message),
+        move |state| {
+            Jambonz::new(
                 state.engines.clone(),
                 state.metrics.clone(),
                 state.live_pacer(),
-            );
-            core.run(&mut dialect, &mut socket, &state.shutdown).await;
-        };
-        tasks.track_future(session.instrument(span))
-    })
+            )
+        },
+    )
+    .await
 }
 
 /// One jambonz recognition's translation state.

@@ -35,7 +35,7 @@ use crate::billing::{Meter, Service};
 use crate::error::{ApiError, SessionClose};
 use crate::metrics::Route;
 use crate::server::AppState;
-use crate::session::live::{json, Core, Frame, Limits, Transport};
+use crate::session::live::{json, Core, Dialect, Frame, Limits, PoolStream, Transport};
 use crate::wire::twilio::{Inbound, Outbound};
 
 /// Frames a Twilio client may send before its `start` authenticates it
@@ -89,6 +89,62 @@ pub(crate) async fn prepare(
         upgrade = upgrade.protocols([protocol.clone()]);
     }
     Ok(upgrade)
+}
+
+/// The one upgrade-and-run preamble of the keyed telephony dialects
+/// (jambonz, `mod_audio_fork`, Asterisk): [`prepare`], a session id and span,
+/// [`admit`] (with `refusal` in the dialect's own error shape), then the
+/// dialect that `dialect` builds, run on the live core.
+pub(crate) async fn serve_keyed<D>(
+    state: AppState,
+    caller: Authenticated,
+    upgrade: WebSocketUpgrade,
+    route: &'static str,
+    refusal: fn(&'static str, &str) -> Message,
+    dialect: impl FnOnce(&AppState) -> D + Send + 'static,
+) -> Response
+where
+    D: Dialect<PoolStream> + 'static,
+{
+    let upgrade = match prepare(&state, Some(&caller), upgrade).await {
+        Ok(upgrade) => upgrade,
+        Err(refused) => return refused,
+    };
+    let tasks = state.tasks.clone();
+    // `/v1/jambonz/stt` → `jambonz_…`, as each dialect's ids have read.
+    let kind = route
+        .trim_start_matches("/v1/")
+        .split('/')
+        .next()
+        .unwrap_or("telephony");
+    let session_id = crate::billing::new_session_id(kind);
+    let span = tracing::info_span!("telephony", route, session_id = %session_id,
+        tenant = %caller.principal.tenant);
+    upgrade.on_upgrade(move |mut socket| {
+        let session = async move {
+            let _active = state.metrics.session_started(Route::WsStt);
+            let Some(meter) = admit(
+                &mut socket,
+                &state,
+                &caller.principal,
+                route,
+                &session_id,
+                refusal,
+            )
+            .await
+            else {
+                return;
+            };
+            let core = Core::new(
+                meter,
+                Limits::from_config(&state.config),
+                state.metrics.clone(),
+            );
+            let mut dialect = dialect(&state);
+            core.run(&mut dialect, &mut socket, &state.shutdown).await;
+        };
+        tasks.track_future(session.instrument(span))
+    })
 }
 
 /// Admits `principal` (credit, ledger) and starts its session's meter; on
