@@ -295,6 +295,85 @@ async fn bad_messages_get_errors_and_the_connection_stays_open() {
     assert!(messages.iter().any(|m| m["type"] == "session_stopped"));
 }
 
+/// A `start.config` field the server does not know (flat, enveloped or
+/// mistyped) refuses the `start` naming the field; audio after it opens no
+/// session and bills nothing; a `start` with every documented field is
+/// accepted.
+#[tokio::test]
+async fn unknown_start_config_fields_are_refused_and_open_no_session() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let mut socket = connect(&server, &dev_key(data.path())).await;
+    handshake(&mut socket).await;
+    let refused = [
+        (
+            r#"{"type":"start","config":{"encoding":"linear","sample_rate":16000,"smart_format":true}}"#,
+            "unsupported_setting",
+            "smart_format",
+        ),
+        (
+            r#"{"type":"start","data":{"languages":["en"],"config":{"encoding":"mulaw","vad_threshold":0.4}}}"#,
+            "unsupported_setting",
+            "vad_threshold",
+        ),
+        (
+            r#"{"type":"start","config":{"sample_rate":"16000"}}"#,
+            "invalid_message",
+            "sample_rate",
+        ),
+    ];
+    for (text, code, field) in refused {
+        socket.send(Message::Text(text.into())).await.unwrap();
+        let error = expect_type(&mut socket, "error").await;
+        assert_eq!(error["code"], code, "{text}: {error}");
+        assert!(
+            error["error"].as_str().unwrap().contains(field),
+            "{text}: {error}"
+        );
+        // No session: audio is refused once, never opens μ-law 8 kHz.
+        socket
+            .send(Message::Binary(vec![0x7F; 160].into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            expect_type(&mut socket, "error").await["code"],
+            "start_required",
+            "{text}"
+        );
+        socket
+            .send(Message::Text(r#"{"type":"test"}"#.into()))
+            .await
+            .unwrap();
+        expect_type(&mut socket, "test_response").await;
+    }
+    let all = json!({"type": "start", "languages": ["en"], "context": "Vocalis",
+        "config": {"encoding": "linear", "sample_rate": 16000, "utterance_end_ms": 700,
+                   "continuous_mode": true, "interim_results": false, "diarize": false}});
+    socket
+        .send(Message::Text(all.to_string().into()))
+        .await
+        .unwrap();
+    let started = expect_type(&mut socket, "session_started").await;
+    assert_eq!(started["config"]["utterance_end_ms"], 700);
+    assert_eq!(started["config"]["interim_results"], false);
+    expect_type(&mut socket, "connected").await;
+    socket
+        .send(Message::Text(r#"{"type":"stop"}"#.into()))
+        .await
+        .unwrap();
+    let (messages, code) = read_to_close_code(&mut socket).await;
+    assert_eq!(code, Some(1000));
+    let stopped = messages
+        .iter()
+        .find(|m| m["type"] == "session_stopped")
+        .expect("session_stopped");
+    // The refused starts' audio was never billed.
+    assert_eq!(
+        stopped["billing_summary"]["total_duration_seconds"], 0.0,
+        "{stopped}"
+    );
+}
+
 #[tokio::test]
 async fn idle_sessions_close_1011_and_are_still_billed() {
     let data = tempfile::tempdir().unwrap();

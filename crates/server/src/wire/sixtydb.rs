@@ -21,6 +21,9 @@ pub enum SttEncoding {
 }
 
 /// `config` of a `start` message; every field optional.
+///
+/// Fields neither 60db nor Vocalis define are kept in `unknown` so that the
+/// `start` can be refused naming them, instead of silently dropped.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct StartConfig {
     /// Audio encoding (default μ-law).
@@ -36,6 +39,9 @@ pub struct StartConfig {
     /// Label each final (and its words) with a `speaker` (live diarization;
     /// needs the speaker model).
     pub diarize: Option<bool>,
+    /// Any other field, by name: refused at `start` (`unsupported_setting`).
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, Value>,
 }
 
 /// A client → server message on `/ws/stt`.
@@ -86,6 +92,35 @@ impl SttClientMessage {
         let value: Value = serde_json::from_str(text)?;
         serde_json::from_value(unwrap_envelope(value))
     }
+}
+
+/// Whether a text frame is a `start` (flat or enveloped), readable or not.
+pub fn is_start(text: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .map(unwrap_envelope)
+        .is_ok_and(|value| value.get("type").and_then(Value::as_str) == Some("start"))
+}
+
+/// The field of an unreadable `start` that cannot be read (`languages`,
+/// `config`, `config.sample_rate`, …), for the error message; serde's own
+/// message does not name it.
+pub fn unreadable_start_field(text: &str) -> Option<String> {
+    let value = unwrap_envelope(serde_json::from_str::<Value>(text).ok()?);
+    if value.get("languages").is_some_and(|languages| {
+        serde_json::from_value::<Option<Vec<String>>>(languages.clone()).is_err()
+    }) {
+        return Some("languages".into());
+    }
+    let config = value.get("config")?;
+    let Value::Object(fields) = config else {
+        return (!config.is_null()).then(|| "config".into());
+    };
+    fields.iter().find_map(|(key, field)| {
+        let alone = Value::Object([(key.clone(), field.clone())].into_iter().collect());
+        serde_json::from_value::<StartConfig>(alone)
+            .is_err()
+            .then(|| format!("config.{key}"))
+    })
 }
 
 /// `{"type": T, "data": {…}}` → `{"type": T, …}`: the 60db seed's "Message
@@ -327,6 +362,37 @@ mod tests {
             SttClientMessage::Stop
         );
         assert_eq!(unwrap_envelope(Value::Null), Value::Null);
+    }
+
+    #[test]
+    fn unknown_and_unreadable_start_fields_are_named() {
+        let SttClientMessage::Start { config, .. } = SttClientMessage::parse(
+            r#"{"type":"start","data":{"config":{"encoding":"mulaw","punctuate":true}}}"#,
+        )
+        .unwrap() else {
+            panic!("not a start")
+        };
+        let config = config.unwrap();
+        assert_eq!(config.encoding.as_deref(), Some("mulaw"));
+        assert_eq!(config.unknown.keys().collect::<Vec<_>>(), ["punctuate"]);
+        for (text, field) in [
+            (
+                r#"{"type":"start","config":{"sample_rate":"16000"}}"#,
+                Some("config.sample_rate"),
+            ),
+            (
+                r#"{"type":"start","data":{"config":{"diarize":"yes"}}}"#,
+                Some("config.diarize"),
+            ),
+            (r#"{"type":"start","languages":"en"}"#, Some("languages")),
+            (r#"{"type":"start","config":[]}"#, Some("config")),
+            (r#"{"type":"start"}"#, None),
+        ] {
+            assert!(is_start(text), "{text}");
+            assert_eq!(unreadable_start_field(text).as_deref(), field, "{text}");
+        }
+        assert!(!is_start(r#"{"type":"stop"}"#));
+        assert!(!is_start("{not json"));
     }
 
     #[test]

@@ -210,10 +210,24 @@ impl Dialect<PoolStream> for SixtyDb {
             }
             Frame::Text(text) => match SttClientMessage::parse(&text) {
                 Ok(command) => return self.on_command(core, command, out).await,
-                Err(e) => out.push(error(
-                    "invalid_message",
-                    format!("cannot parse message: {e}"),
-                )),
+                Err(e) => {
+                    // A `start` that cannot even be read (a field of the
+                    // wrong type) is refused like any other: audio after
+                    // it must not open a session with default settings.
+                    let start = crate::wire::sixtydb::is_start(&text);
+                    if start && !core.is_open() {
+                        self.implicit_start = ImplicitStart::Refused { told: false };
+                    }
+                    let field = start
+                        .then(|| crate::wire::sixtydb::unreadable_start_field(&text))
+                        .flatten()
+                        .map(|field| format!(" (field `{field}`)"))
+                        .unwrap_or_default();
+                    out.push(error(
+                        "invalid_message",
+                        format!("cannot parse message{field}: {e}"),
+                    ))
+                }
             },
         }
         Ok(())

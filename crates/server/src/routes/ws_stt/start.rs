@@ -3,8 +3,9 @@
 //! An explicit `start` is honoured exactly or refused with a stable code
 //! (`unsupported_encoding`, `unsupported_sample_rate`,
 //! `unsupported_language`, `unsupported_setting`, `invalid_message`); no
-//! setting silently falls back to a default. Only an absent field takes its
-//! default (μ-law, 8000 Hz, 500 ms, partials on).
+//! setting silently falls back to a default, and a `config` field the server
+//! does not know is refused by name, never ignored. Only an absent field
+//! takes its default (μ-law, 8000 Hz, 500 ms, partials on).
 
 use vocalis_inference::streaming::StreamingConfig;
 use vocalis_inference::stt::TranscribeOptions;
@@ -15,6 +16,18 @@ use crate::wire::sixtydb::{EffectiveSttConfig, StartConfig, SttEncoding};
 
 /// The most languages a session may name.
 pub const MAX_LANGUAGES: usize = 5;
+
+/// The `start.config` fields this server reads: 60db's (`encoding`,
+/// `sample_rate`, `utterance_end_ms`, `continuous_mode`) and Vocalis's own.
+/// Any other field refuses the `start` (`unsupported_setting`).
+pub const CONFIG_FIELDS: &[&str] = &[
+    "encoding",
+    "sample_rate",
+    "utterance_end_ms",
+    "continuous_mode",
+    "interim_results",
+    "diarize",
+];
 
 /// A `start` the server cannot accept, with its stable error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +128,17 @@ pub fn accept(
 ) -> Result<Accepted, StartError> {
     let default = StartConfig::default();
     let config = config.unwrap_or(&default);
+    if !config.unknown.is_empty() {
+        let names: Vec<String> = config.unknown.keys().map(|k| format!("`{k}`")).collect();
+        return Err(invalid(
+            "unsupported_setting",
+            format!(
+                "unknown config field {}: this server does not support it (supported: {})",
+                names.join(", "),
+                CONFIG_FIELDS.join(", ")
+            ),
+        ));
+    }
     let encoding = match config
         .encoding
         .as_deref()
@@ -241,6 +265,7 @@ mod tests {
             ),
             (json!({"sample_rate": 0}), "unsupported_sample_rate"),
             (json!({"continuous_mode": false}), "unsupported_setting"),
+            (json!({"punctuate": true}), "unsupported_setting"),
         ];
         for (config, code) in cases {
             let error = accept(None, Some(&start(config.clone())), None, true).unwrap_err();
@@ -262,6 +287,33 @@ mod tests {
         let accepted = accept(None, Some(&ok), None, true).unwrap();
         assert_eq!(accepted.effective.encoding, SttEncoding::Linear);
         assert_eq!(accepted.effective.sample_rate, 16_000);
+    }
+
+    #[test]
+    fn unknown_config_fields_are_refused_by_name() {
+        let config =
+            start(json!({"encoding": "linear", "sample_rate": 16000, "smart_format": true}));
+        let error = accept(None, Some(&config), None, true).unwrap_err();
+        assert_eq!(error.code, "unsupported_setting");
+        assert!(
+            error.message.contains("`smart_format`"),
+            "{}",
+            error.message
+        );
+        // Every field the server documents is read, none is "unknown".
+        let all = start(json!({
+            "encoding": "linear", "sample_rate": 16000, "utterance_end_ms": 800,
+            "continuous_mode": true, "interim_results": false, "diarize": false,
+        }));
+        assert!(all.unknown.is_empty(), "{:?}", all.unknown);
+        let accepted = accept(None, Some(&all), None, true).unwrap();
+        assert_eq!(accepted.effective.utterance_end_ms, 800);
+        assert!(!accepted.effective.interim_results);
+        let mut object = serde_json::Map::new();
+        for field in CONFIG_FIELDS {
+            object.insert((*field).to_owned(), serde_json::Value::Null);
+        }
+        assert!(start(serde_json::Value::Object(object)).unknown.is_empty());
     }
 
     #[test]
