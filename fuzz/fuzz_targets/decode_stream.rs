@@ -1,12 +1,14 @@
-//! Fuzz target: the live [`StreamDecoder`] (WAV, Ogg Opus, WebM Opus
-//! recognised from the first bytes) must never panic, whatever the bytes
-//! and however they are split; it never holds more than
-//! `MAX_BUFFERED_BYTES` between pushes, never decodes more than
-//! `MAX_SECONDS_PER_PUSH` of Opus in one push, and every sample is finite.
+//! Fuzz target: the live [`StreamDecoder`] (WAV, Ogg Opus, WebM Opus, MP3,
+//! FLAC recognised from the first bytes) must never panic, whatever the
+//! bytes and however they are split, nor at `finish`; it never holds more
+//! than `MAX_BUFFERED_BYTES` between pushes, never decodes more than
+//! `MAX_SECONDS_PER_PUSH` of Opus, MP3 or FLAC in one push, and every
+//! sample is finite.
 //!
 //! The first input byte picks the chunk size; the rest is the stream.
 //! Seeds: `fuzz/corpus/decode_stream/` holds short WebM, Ogg and WAV
-//! streams made by ffmpeg (`tone.webm`, `tone.ogg`, `tone.wav`), committed
+//! streams made by ffmpeg (`tone.webm`, `tone.ogg`, `tone.wav`, `tone.mp3`,
+//! `tone_bytewise.flac`), committed
 //! with `git add -f` although the corpus directory is ignored; the same
 //! files seed `decode_file`, with MP4/M4A.
 
@@ -40,7 +42,14 @@ fuzz_target!(|data: &[u8]| {
         }
         if result.is_err() {
             assert!(decoder.push(b"OggS", &mut out).is_err(), "errors are final");
-            break;
+            return;
         }
     }
+    out.clear();
+    if decoder.finish(&mut out).is_ok() {
+        assert!(out.iter().all(|s| s.is_finite()));
+        // At most one FLAC frame.
+        assert!(out.len() <= 65_535 * 8, "{}", out.len());
+    }
+    assert!(decoder.push(b"OggS", &mut out).is_err(), "finish is final");
 });

@@ -26,7 +26,9 @@
 //! * [`wav`] — RIFF/WAVE header validation and sample reading (hound).
 //! * [`wav_stream`] — the header of a WAV that arrives in pieces (live streams).
 //! * [`stream`] — [`StreamDecoder`]: live audio fed chunk by chunk (raw, WAV,
-//!   Ogg Opus, WebM Opus), over the private demuxers `ogg` and `webm`.
+//!   Ogg Opus, WebM Opus, MP3, FLAC), over the private demuxers `ogg` and
+//!   `webm`, the frame splitters [`mp3_split`] and [`flac_split`] and the
+//!   symphonia frame decoder `stream_codec`.
 //! * `compressed` — MP3, FLAC, Ogg, WebM/Matroska and MP4/AAC through
 //!   symphonia, Opus through libopus (private).
 //! * `sink` — limit checks and chunk-by-chunk resampling shared by the decoders (private).
@@ -41,8 +43,10 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 mod flac;
+pub mod flac_split;
 pub mod g711;
 pub mod mp3;
+pub mod mp3_split;
 mod ogg;
 pub mod ogg_opus;
 pub mod opus;
@@ -50,6 +54,7 @@ pub mod pcm;
 pub mod resample;
 mod sink;
 pub mod stream;
+mod stream_codec;
 pub mod wav;
 pub mod wav_stream;
 mod webm;

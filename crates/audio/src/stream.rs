@@ -1,7 +1,9 @@
 //! [`StreamDecoder`]: audio that arrives in pieces (a live WebSocket), fed
 //! chunk by chunk and decoded as far as each chunk allows — headerless
 //! G.711/linear16 described by the caller, or a container recognised from
-//! its first bytes: WAV (16-bit PCM, μ-law, A-law), Ogg Opus or WebM Opus.
+//! its first bytes: WAV (16-bit PCM, μ-law, A-law), Ogg Opus, WebM Opus,
+//! MP3 (split into frames by `mp3_split`) or FLAC (`flac_split`), the last
+//! two decoded frame by frame by symphonia (`stream_codec`).
 //!
 //! Output is interleaved `f32` at the stream's own rate and channel count
 //! ([`StreamInfo`]); the caller mixes and resamples. Opus is decoded at the
@@ -11,21 +13,27 @@
 //! Memory is bounded on any input: the decoder keeps at most one
 //! unfinished header, Ogg page or WebM element (see [`MAX_BUFFERED_BYTES`]),
 //! and one push may decode at most [`MAX_SECONDS_PER_PUSH`] seconds of
-//! Opus (a two-byte packet decodes to 120 ms, so a small message could
+//! Opus, MP3 or FLAC (a two-byte Opus packet decodes to 120 ms and a
+//! dozen-byte FLAC frame to 65 535 samples, so a small message could
 //! otherwise expand to hours of audio): more is [`DecodeError::TooLong`].
+//! A FLAC frame is released when the next frame's header arrives; call
+//! [`StreamDecoder::finish`] at the end of the stream for the last one.
 //! Errors are final: after one, every push fails the same way.
 
 use crate::decode::{check_source_rate, decode_interleaved_into_vec, RawEncoding};
 use crate::error::DecodeError;
+use crate::flac_split::{self, FlacSplit};
+use crate::mp3_split::{self, Mp3Split};
 use crate::ogg::{Demuxed, OggDemux};
 use crate::opus::{parse_head, OpusPacketDecoder};
+use crate::stream_codec::PacketCodec;
 use crate::wav_stream::{self, StreamSampleFormat};
 use crate::webm::WebmDemux;
 
 /// Most bytes held between pushes (an unfinished page, element or header).
 pub const MAX_BUFFERED_BYTES: usize = 2 << 20;
 
-/// Most seconds of Opus audio one push may decode.
+/// Most seconds of Opus, MP3 or FLAC audio one push may decode.
 pub const MAX_SECONDS_PER_PUSH: f64 = 60.0;
 
 /// The container of a stream.
@@ -39,6 +47,10 @@ pub enum Container {
     Ogg,
     /// WebM (Matroska) with Opus.
     WebM,
+    /// MP3 (MPEG-1/2/2.5 audio layer III), optionally after an ID3v2 tag.
+    Mp3,
+    /// Native FLAC.
+    Flac,
 }
 
 /// What a stream turned out to hold.
@@ -57,6 +69,8 @@ enum State {
     Pcm(RawEncoding),
     Ogg(OggDemux),
     WebM(WebmDemux),
+    Mp3(Mp3Split),
+    Flac(FlacSplit),
     Failed(DecodeError),
 }
 
@@ -68,6 +82,12 @@ pub struct StreamDecoder {
     opus: Option<OpusPacketDecoder>,
     info: Option<StreamInfo>,
     packets: Vec<Demuxed>,
+    /// The MP3 or FLAC decoder, once the stream's format is known.
+    codec: Option<PacketCodec>,
+    mp3_frames: Vec<mp3_split::Split>,
+    flac_frames: Vec<flac_split::Split>,
+    /// MP3 encoder delay seen before the first frame.
+    mp3_delay: usize,
 }
 
 impl std::fmt::Debug for StreamDecoder {
@@ -90,6 +110,10 @@ impl StreamDecoder {
             opus: None,
             info: None,
             packets: Vec::new(),
+            codec: None,
+            mp3_frames: Vec::new(),
+            flac_frames: Vec::new(),
+            mp3_delay: 0,
         }
     }
 
@@ -149,9 +173,13 @@ impl StreamDecoder {
             }
             State::Ogg(demux) => demux.parse(&self.buffered, &mut self.packets)?,
             State::WebM(demux) => demux.parse(&self.buffered, &mut self.packets)?,
+            State::Mp3(split) => split.parse(&self.buffered, &mut self.mp3_frames)?,
+            State::Flac(split) => split.parse(&self.buffered, &mut self.flac_frames)?,
         };
         self.buffered.drain(..consumed);
-        self.decode_packets(out)?;
+        let mut frames = 0;
+        self.decode_packets(&mut frames, out)?;
+        self.decode_frames(&mut frames, out)?;
         if self.buffered.len() > MAX_BUFFERED_BYTES {
             return Err(DecodeError::Unsupported {
                 what: format!("a stream unit larger than {MAX_BUFFERED_BYTES} bytes"),
@@ -163,20 +191,36 @@ impl StreamDecoder {
     /// Recognises the container once enough bytes are there.
     fn sniff(&mut self) -> Result<(), DecodeError> {
         let head = &self.buffered;
+        let (flac, mp3) = (FlacSplit::sniff(head), Mp3Split::sniff(head));
         if head.len() < 4 {
             let could_be = [&b"RIFF"[..], b"OggS", b"\x1a\x45\xdf\xa3"]
                 .iter()
-                .any(|magic| magic.starts_with(head));
+                .any(|magic| magic.starts_with(head))
+                || flac.is_none()
+                || mp3.is_none();
             return if could_be {
                 Ok(())
             } else {
                 Err(not_a_stream())
             };
         }
+        if head.get(4..8) == Some(b"ftyp") {
+            return Err(DecodeError::Unsupported {
+                what: "live MP4 (stream WebM or Ogg Opus, MP3 or FLAC; MP4 files decode whole)"
+                    .into(),
+            });
+        }
         if OggDemux::sniff(head) {
             self.state = State::Ogg(OggDemux::default());
         } else if WebmDemux::sniff(head) {
             self.state = State::WebM(WebmDemux::default());
+        } else if flac == Some(true) {
+            self.state = State::Flac(FlacSplit::default());
+        } else if mp3.is_none() {
+            // An ID3v2 tag's header is not complete yet.
+            return Ok(());
+        } else if mp3 == Some(true) {
+            self.state = State::Mp3(Mp3Split::default());
         } else {
             let Some(header) = wav_stream::parse_stream_header(head).map_err(|e| match e {
                 DecodeError::Unsupported { what } if what.contains("not WAV") => not_a_stream(),
@@ -203,9 +247,89 @@ impl StreamDecoder {
         Ok(())
     }
 
+    /// Decodes the split MP3 and FLAC frames, within [`MAX_SECONDS_PER_PUSH`].
+    fn decode_frames(&mut self, frames: &mut usize, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        for split in std::mem::take(&mut self.mp3_frames) {
+            match split {
+                mp3_split::Split::Delay(delay) => self.mp3_delay = delay,
+                mp3_split::Split::Frame(frame, header) => {
+                    if self.codec.is_none() {
+                        let codec =
+                            PacketCodec::mp3(header.sample_rate, header.channels, self.mp3_delay)?;
+                        self.set_codec(codec, Container::Mp3);
+                    }
+                    self.decode_frame(&frame, frames, out)?;
+                }
+            }
+        }
+        for split in std::mem::take(&mut self.flac_frames) {
+            match split {
+                flac_split::Split::StreamInfo(info) => {
+                    self.set_codec(PacketCodec::flac(&info)?, Container::Flac);
+                }
+                flac_split::Split::Frame(frame) => self.decode_frame(&frame, frames, out)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn set_codec(&mut self, codec: PacketCodec, container: Container) {
+        self.info = Some(StreamInfo {
+            container,
+            sample_rate: codec.rate(),
+            channels: codec.channels(),
+        });
+        self.codec = Some(codec);
+    }
+
+    fn decode_frame(
+        &mut self,
+        frame: &[u8],
+        frames: &mut usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), DecodeError> {
+        let Some(codec) = self.codec.as_mut() else {
+            return Ok(());
+        };
+        let (rate, channels) = (codec.rate(), usize::from(codec.channels()).max(1));
+        let samples = codec.decode(frame)?;
+        *frames += samples.len() / channels;
+        within_push_limit(*frames, rate)?;
+        out.extend_from_slice(samples);
+        Ok(())
+    }
+
+    /// The end of the stream: decodes what only the end completes (the
+    /// last FLAC frame, which no next header closes) and appends it to
+    /// `out`. Later pushes fail.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        if let State::Failed(error) = &self.state {
+            return Err(error.clone());
+        }
+        let last = match &mut self.state {
+            State::Flac(split) => split.finish(&self.buffered),
+            _ => None,
+        };
+        self.buffered = Vec::new();
+        let result = match last {
+            Some(frame) => self.decode_frame(&frame, &mut 0, out),
+            None => Ok(()),
+        };
+        self.state = State::Failed(match &result {
+            Err(error) => error.clone(),
+            Ok(()) => DecodeError::Unsupported {
+                what: "audio after the end of the stream".into(),
+            },
+        });
+        result
+    }
+
     /// Decodes the demuxed packets, within [`MAX_SECONDS_PER_PUSH`].
-    fn decode_packets(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
-        let mut frames = 0usize;
+    fn decode_packets(
+        &mut self,
+        frames: &mut usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), DecodeError> {
         for packet in self.packets.drain(..) {
             match packet {
                 Demuxed::Head(head) => {
@@ -234,14 +358,8 @@ impl StreamDecoder {
                     let Ok(n) = opus.frames_in(&packet) else {
                         continue;
                     };
-                    frames += n;
-                    let seconds = frames as f64 / f64::from(opus.rate());
-                    if seconds > MAX_SECONDS_PER_PUSH {
-                        return Err(DecodeError::TooLong {
-                            duration_s: seconds,
-                            max_s: MAX_SECONDS_PER_PUSH,
-                        });
-                    }
+                    *frames += n;
+                    within_push_limit(*frames, opus.rate())?;
                     let _ = opus.decode(&packet, out);
                 }
             }
@@ -250,12 +368,28 @@ impl StreamDecoder {
     }
 }
 
+/// [`DecodeError::TooLong`] when one push has decoded more than [`MAX_SECONDS_PER_PUSH`].
+fn within_push_limit(frames: usize, rate: u32) -> Result<(), DecodeError> {
+    let seconds = frames as f64 / f64::from(rate.max(1));
+    if seconds > MAX_SECONDS_PER_PUSH {
+        return Err(DecodeError::TooLong {
+            duration_s: seconds,
+            max_s: MAX_SECONDS_PER_PUSH,
+        });
+    }
+    Ok(())
+}
+
 fn not_a_stream() -> DecodeError {
     DecodeError::Unsupported {
-        what: "a stream that is not WAV, Ogg Opus or WebM Opus".into(),
+        what: "a stream that is not WAV, Ogg Opus, WebM Opus, MP3 or FLAC".into(),
     }
 }
 
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "stream_frames_tests.rs"]
+mod frames_tests;

@@ -2,7 +2,9 @@
 //! libopus in WebM (Chrome's `MediaRecorder`) and Ogg (Firefox), `opusenc`,
 //! ffmpeg's AAC in MP4 and M4A (Safari, phones). Files decode through
 //! [`decode_file`]; WebM and Ogg streams also decode chunk by chunk through
-//! [`StreamDecoder`]; truncated and corrupted copies give typed errors or
+//! [`StreamDecoder`], and so do MP3 (libmp3lame, with its Xing/LAME tag or
+//! piped) and FLAC (written to a file or piped, so STREAMINFO has no
+//! totals); truncated and corrupted copies give typed errors or
 //! the audio before the damage, never a panic. Opus and FLAC output is
 //! checked by ffmpeg and by this crate's own decoder.
 //!
@@ -80,6 +82,8 @@ fn fixtures(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
         ("ogg", &["-c:a", "libopus", "-f", "ogg"][..]),
         ("mp4", &["-c:a", "aac", "-f", "mp4"][..]),
         ("m4a", &["-c:a", "aac", "-f", "ipod"][..]),
+        ("mp3", &["-c:a", "libmp3lame", "-f", "mp3"][..]),
+        ("flac", &["-c:a", "flac", "-f", "flac"][..]),
     ] {
         let target = dir.join(format!("tone.{name}"));
         let mut all = vec!["-hide_banner", "-loglevel", "error", "-y", "-i", input];
@@ -172,6 +176,104 @@ fn live_webm_and_ogg_streams_decode_chunk_by_chunk() {
     let wav = encode(&tone(8_000), 8_000, OutputFormat::Wav, 8_000).unwrap();
     let (samples, kind, rate, _) = stream(&wav, 33).unwrap();
     assert_eq!((kind, rate, samples.len()), (Container::Wav, 8_000, 16_000));
+}
+
+/// ffmpeg's encoding of the tone, written to a pipe.
+fn piped(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let wav = dir.join("piped.wav");
+    std::fs::write(
+        &wav,
+        encode(&tone(RATE), RATE, OutputFormat::Wav, RATE).unwrap(),
+    )
+    .unwrap();
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i", path_str(&wav)])
+        .args(args)
+        .arg("-")
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+fn stream_to_end(bytes: &[u8], chunk: usize) -> (Vec<f32>, Container, u32, u16) {
+    let mut decoder = StreamDecoder::sniffing(RATE);
+    let mut out = Vec::new();
+    for piece in bytes.chunks(chunk) {
+        decoder.push(piece, &mut out).unwrap();
+    }
+    decoder.finish(&mut out).unwrap();
+    let info = decoder.info().expect("header seen");
+    (out, info.container, info.sample_rate, info.channels)
+}
+
+#[test]
+fn live_mp3_and_flac_streams_decode_chunk_by_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = fixtures(dir.path());
+    let file = |name: &str| all.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    for (name, bytes, container) in [
+        ("mp3 file", file("mp3"), Container::Mp3),
+        (
+            "piped mp3",
+            piped(dir.path(), &["-c:a", "libmp3lame", "-f", "mp3"]),
+            Container::Mp3,
+        ),
+        ("flac file", file("flac"), Container::Flac),
+        (
+            "piped flac",
+            piped(dir.path(), &["-c:a", "flac", "-f", "flac"]),
+            Container::Flac,
+        ),
+    ] {
+        let (whole, kind, rate, channels) = stream_to_end(&bytes, bytes.len());
+        assert_eq!((kind, rate, channels), (container, RATE, 1), "{name}");
+        for chunk in [1, 7, 160, 4_096] {
+            let (pieces, ..) = stream_to_end(&bytes, chunk);
+            assert_eq!(pieces, whole, "{name} in {chunk}-byte chunks");
+        }
+        // The same samples as the file decoder (which also trims MP3's
+        // encoder delay, and its padding, unknown to a live stream).
+        let decoded = decode_file(&bytes, None, RATE).unwrap().samples;
+        let len = decoded.len().min(whole.len());
+        assert!(
+            whole.len() - len < 1_152,
+            "{name}: {} vs {}",
+            whole.len(),
+            decoded.len()
+        );
+        let error = whole[..len]
+            .iter()
+            .zip(&decoded[..len])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(error < 1e-3, "{name}: max difference {error}");
+        let seconds = whole.len() as f64 / f64::from(RATE);
+        assert!((seconds - SECONDS).abs() < 0.1, "{name}: {seconds} s");
+        assert_tone(&whole[4_000..28_000], RATE, name);
+    }
+    // Stereo MPEG-1 at 44.1 kHz keeps its rate and channels.
+    let stereo = piped(
+        dir.path(),
+        &[
+            "-ac",
+            "2",
+            "-ar",
+            "44100",
+            "-c:a",
+            "libmp3lame",
+            "-f",
+            "mp3",
+        ],
+    );
+    let (samples, kind, rate, channels) = stream_to_end(&stereo, 999);
+    assert_eq!((kind, rate, channels), (Container::Mp3, 44_100, 2));
+    let seconds = samples.len() as f64 / 2.0 / 44_100.0;
+    assert!((seconds - SECONDS).abs() < 0.1, "{seconds} s");
 }
 
 #[test]
