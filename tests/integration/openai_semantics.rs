@@ -283,3 +283,114 @@ async fn streaming_transcription_sse_speech_and_openai_error_bodies() {
     .await;
     assert_openai_error(status, &body, 422, "invalid_payload");
 }
+
+/// A multi-sentence paragraph of about 25 s when spoken.
+const PARAGRAPH: &str = "The library opens at nine in the morning on weekdays. \
+    Visitors can borrow up to ten books at a time with a valid card. \
+    The reading room on the second floor is kept quiet for study. \
+    Children's stories are read aloud every Saturday at eleven. \
+    Please return borrowed books before the date printed on the receipt. \
+    Late returns are charged a small fee for each day.";
+
+#[tokio::test]
+async fn streamed_transcription_sends_each_piece_as_it_is_decoded() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data.path(), &[]);
+    let key = create_key(data.path(), "streamer", &[]);
+    let client = reqwest::Client::new();
+    let wav = speak(PARAGRAPH, "wav");
+    let form = Form::new()
+        .part(
+            "file",
+            Part::bytes(wav)
+                .file_name("paragraph.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("model", "whisper-1")
+        .text("stream", "true");
+    let mut response = client
+        .post(server.url("/v1/audio/transcriptions"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The body as it arrives: each chunk read, in order.
+    let mut chunks = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        chunks.push(String::from_utf8(chunk.to_vec()).unwrap());
+    }
+    let body = chunks.concat();
+    let (events, error) = sse_events(&body);
+    assert!(!error, "{body}");
+    let (done, deltas) = events.split_last().unwrap();
+    assert_eq!(done["type"], "transcript.text.done", "{body}");
+    let text = done["text"].as_str().unwrap();
+    assert!(deltas.len() >= 2, "one delta for a 25 s paragraph: {body}");
+    let mut joined = String::new();
+    for delta in deltas {
+        assert_eq!(delta["type"], "transcript.text.delta", "{delta}");
+        let piece = delta["delta"].as_str().unwrap();
+        assert!(!piece.trim().is_empty(), "{delta}");
+        joined.push_str(piece);
+    }
+    assert_eq!(joined, text);
+    assert!(wer(PARAGRAPH, text) <= 0.15, "{text}");
+    // The first delta went out before the last piece was decoded: it came
+    // in an earlier read than `done`, and it is only the start of the text.
+    let first = chunks
+        .iter()
+        .position(|c| c.contains("transcript.text.delta"))
+        .unwrap();
+    let last = chunks
+        .iter()
+        .position(|c| c.contains("transcript.text.done"))
+        .unwrap();
+    assert!(first < last, "{chunks:#?}");
+    let first_text = deltas[0]["delta"].as_str().unwrap();
+    assert!(first_text.len() * 2 < text.len(), "{first_text} / {text}");
+
+    // A short clip is one piece and still streams.
+    let form = Form::new()
+        .part(
+            "file",
+            Part::bytes(speak(SENTENCE, "wav"))
+                .file_name("speech.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("stream", "true")
+        .text("response_format", "text");
+    let (status, kind, short) = post(
+        client
+            .post(server.url("/v1/audio/transcriptions"))
+            .bearer_auth(&key)
+            .multipart(form),
+    )
+    .await;
+    assert_eq!(status, 200, "{short}");
+    assert!(kind.starts_with("text/event-stream"), "{kind}");
+    let (events, error) = sse_events(&short);
+    assert!(!error && events.len() >= 2, "{short}");
+    let done = events.last().unwrap();
+    assert!(
+        wer(SENTENCE, done["text"].as_str().unwrap()) <= 0.10,
+        "{short}"
+    );
+
+    // One usage record for the streamed request, with the whole audio.
+    let usage = server.usage(&key).await;
+    let rows = usage["sessions"].as_array().cloned().unwrap_or_default();
+    let streamed: Vec<&Value> = rows.iter().filter(|r| r["session_id"] == id).collect();
+    assert_eq!(streamed.len(), 1, "{rows:?}");
+    assert_eq!(streamed[0]["outcome"], "ok", "{rows:?}");
+    let seconds = streamed[0]["audio_seconds"].as_f64().unwrap();
+    assert!((15.0..40.0).contains(&seconds), "{rows:?}");
+    assert_eq!(usage["totals"]["sessions"], 2, "{usage}");
+}

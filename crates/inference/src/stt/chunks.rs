@@ -3,8 +3,10 @@
 //!
 //! [`plan_chunks`] cuts in the middle of the pauses the VAD found, each
 //! piece at most `max_chunk_s` long (a hard cut only where someone speaks
-//! for longer than that without a pause); [`merge_chunks`] shifts each
-//! piece's timestamps back to the whole recording.
+//! for longer than that without a pause); [`plan_balanced`] cuts into a
+//! given number of pieces of about equal length, each cut at the pause
+//! nearest its equal share; [`merge_chunks`] shifts each piece's timestamps
+//! back to the whole recording.
 
 use super::Transcript;
 use crate::vad::SpeechRegion;
@@ -18,6 +20,58 @@ pub const MAX_CHUNK_S: f64 = 28.0;
 /// make a useless job).
 const MIN_CHUNK_S: f64 = 1.0;
 
+/// The pause midpoints of `regions` strictly inside `0..duration`.
+fn pause_cuts(regions: &[SpeechRegion], duration: f64) -> Vec<f64> {
+    regions
+        .windows(2)
+        .map(|w| (w[0].end + w[1].start) / 2.0)
+        .filter(|c| c.is_finite() && *c > 0.0 && *c < duration)
+        .collect()
+}
+
+/// `(start, end)` seconds of about `pieces` pieces of a `duration_s`
+/// recording whose speech is `regions` (in order): each cut is the pause
+/// nearest the equal share of what is left (a hard cut only where no pause
+/// keeps every piece within `max_chunk_s`); more pieces than asked when
+/// `max_chunk_s` needs them. The pieces tile `0..duration_s`.
+pub fn plan_balanced(
+    regions: &[SpeechRegion],
+    duration_s: f64,
+    pieces: usize,
+    max_chunk_s: f64,
+) -> Vec<(f64, f64)> {
+    let duration = if duration_s.is_finite() {
+        duration_s.max(0.0)
+    } else {
+        0.0
+    };
+    if !(max_chunk_s.is_finite() && max_chunk_s > MIN_CHUNK_S) {
+        return vec![(0.0, duration)];
+    }
+    let needed = (duration / max_chunk_s).ceil() as usize;
+    let most = (duration / MIN_CHUNK_S).floor().max(1.0) as usize;
+    let pieces = pieces.max(needed).clamp(1, most);
+    let cuts = pause_cuts(regions, duration);
+    let mut chunks = Vec::with_capacity(pieces);
+    let mut start = 0.0;
+    for left in (2..=pieces).rev() {
+        // This piece and `left - 1` more share what is left.
+        let target = start + (duration - start) / left as f64;
+        let lowest = (start + MIN_CHUNK_S).max(duration - max_chunk_s * (left - 1) as f64);
+        let highest = (start + max_chunk_s).min(duration - MIN_CHUNK_S * (left - 1) as f64);
+        let cut = cuts
+            .iter()
+            .copied()
+            .filter(|&c| c >= lowest && c <= highest)
+            .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()))
+            .unwrap_or_else(|| target.clamp(lowest.min(highest), highest));
+        chunks.push((start, cut));
+        start = cut;
+    }
+    chunks.push((start, duration));
+    chunks
+}
+
 /// `(start, end)` seconds of each piece of a `duration_s` recording whose
 /// speech is `regions` (in order); the pieces tile `0..duration_s`.
 pub fn plan_chunks(regions: &[SpeechRegion], duration_s: f64, max_chunk_s: f64) -> Vec<(f64, f64)> {
@@ -29,11 +83,7 @@ pub fn plan_chunks(regions: &[SpeechRegion], duration_s: f64, max_chunk_s: f64) 
     if !(max_chunk_s.is_finite() && max_chunk_s > MIN_CHUNK_S) || duration <= max_chunk_s {
         return vec![(0.0, duration)];
     }
-    let cuts: Vec<f64> = regions
-        .windows(2)
-        .map(|w| (w[0].end + w[1].start) / 2.0)
-        .filter(|c| c.is_finite() && *c > 0.0 && *c < duration)
-        .collect();
+    let cuts = pause_cuts(regions, duration);
     let mut chunks = Vec::new();
     let mut start = 0.0;
     while duration - start > max_chunk_s {
@@ -113,6 +163,46 @@ mod tests {
             chunks,
             vec![(0.0, 28.0), (28.0, 56.0), (56.0, 84.0), (84.0, 100.0)]
         );
+    }
+
+    #[test]
+    fn balanced_pieces_cut_at_the_pauses_nearest_equal_shares() {
+        // Speech in 6 s turns with 1 s pauses, 70 s in all: 4 pieces.
+        let regions: Vec<SpeechRegion> = (0..10)
+            .map(|i| region(f64::from(i) * 7.0, f64::from(i) * 7.0 + 6.0))
+            .collect();
+        let chunks = plan_balanced(&regions, 70.0, 4, 28.0);
+        assert_eq!(chunks.len(), 4, "{chunks:?}");
+        assert_eq!(chunks.first().unwrap().0, 0.0);
+        assert_eq!(chunks.last().unwrap().1, 70.0);
+        for pair in chunks.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0);
+        }
+        for &(start, end) in &chunks {
+            // equal shares are 17.5 s; pauses every 7 s
+            assert!((10.0..=24.0).contains(&(end - start)), "{chunks:?}");
+        }
+        for &(_, end) in &chunks[..chunks.len() - 1] {
+            assert!(
+                !regions.iter().any(|r| r.start < end && end < r.end),
+                "{end}"
+            );
+        }
+        // too few pieces asked for the longest piece: more are made
+        assert_eq!(plan_balanced(&regions, 70.0, 1, 28.0).len(), 3);
+        // one piece, and no piece shorter than a second
+        assert_eq!(plan_balanced(&regions, 70.0, 1, 100.0), vec![(0.0, 70.0)]);
+        assert_eq!(plan_balanced(&[], 2.5, 8, 28.0).len(), 2);
+        assert_eq!(plan_balanced(&[], f64::NAN, 3, 28.0), vec![(0.0, 0.0)]);
+    }
+
+    #[test]
+    fn balanced_pieces_without_pauses_are_cut_hard_within_the_limit() {
+        let chunks = plan_balanced(&[region(0.0, 100.0)], 100.0, 2, 28.0);
+        assert_eq!(chunks.len(), 4, "{chunks:?}");
+        for &(start, end) in &chunks {
+            assert!((end - start - 25.0).abs() < 1e-9, "{chunks:?}");
+        }
     }
 
     #[test]

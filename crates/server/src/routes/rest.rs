@@ -144,6 +144,16 @@ impl RequestMeter {
         &self.id
     }
 
+    /// Moves the record into a new meter (for work that outlives the
+    /// handler, such as a streamed body); this one is left empty, so
+    /// committing or dropping it writes nothing.
+    pub(crate) fn hand_over(&mut self) -> Self {
+        Self {
+            meter: self.meter.take(),
+            id: self.id.clone(),
+        }
+    }
+
     /// Adds audio transcribed or produced.
     pub(crate) fn add_audio_seconds(&mut self, seconds: f64) {
         if let Some(meter) = &mut self.meter {

@@ -171,6 +171,10 @@ async fn transcribe(
         _ => false,
     };
     let options = stt::options(language, request.prompt, temperature, word_timestamps);
+    if stream {
+        let track = decoded.tracks.into_iter().next().unwrap_or_default();
+        return stream::start(state, meter, track, options, decoded.duration_s).await;
+    }
     let transcripts = stt::transcribe_tracks(state, decoded.tracks, &options).await?;
     let transcript = transcripts
         .into_iter()
@@ -178,9 +182,6 @@ async fn transcribe(
         .ok_or_else(|| ApiError::Internal("no transcript for the audio".into()))?;
     meter.add_audio_seconds(decoded.duration_s);
     state.metrics.add_stt_audio(decoded.duration_s);
-    if stream {
-        return Ok(stream::response(&transcript));
-    }
     let text = transcript.text();
     if let Some(pending) = pending {
         let d = pending.finish().await?;

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use vocalis_inference::stt::chunks::{merge_chunks, plan_chunks, MAX_CHUNK_S, PARALLEL_MIN_S};
+use vocalis_inference::pool::{JobHandle, PoolError};
+use vocalis_inference::stt::chunks::{merge_chunks, plan_balanced, MAX_CHUNK_S, PARALLEL_MIN_S};
 use vocalis_inference::stt::{SttError, TranscribeOptions, Transcript};
+use vocalis_inference::vad::SpeechRegion;
 use vocalis_models::{Manifest, ModelKind, ModelStore};
 
 use crate::error::ApiError;
@@ -107,11 +109,12 @@ pub(crate) fn check_language(
 }
 
 /// Runs Whisper on every track in parallel. A track of at least
-/// [`PARALLEL_MIN_S`] is cut at its pauses into pieces of at most
-/// [`MAX_CHUNK_S`] (one pool job each, merged back in order), so a long file
-/// uses every worker; when no other decode is running or waiting, the jobs
-/// also share every core between them. A full queue is a 503; dropping the
-/// returned future cancels every job.
+/// [`PARALLEL_MIN_S`] is cut at its pauses into about equal pieces, as many
+/// as the idle workers (or a multiple of them, each piece at most
+/// [`MAX_CHUNK_S`]; one pool job each, merged back in order), so a long
+/// file uses every worker; when no other decode is running or waiting, the
+/// jobs also share every core between them. A full queue is a 503; dropping
+/// the returned future cancels every job.
 pub(crate) async fn transcribe_tracks(
     state: &AppState,
     tracks: Vec<Vec<f32>>,
@@ -119,26 +122,16 @@ pub(crate) async fn transcribe_tracks(
 ) -> Result<Vec<Transcript>, ApiError> {
     let mut planned = Vec::with_capacity(tracks.len());
     for track in tracks {
-        planned.push(plan_track(state, track).await);
+        planned.push(plan_track(state, track).await?);
     }
     let jobs: usize = planned.iter().map(|(_, plan)| plan.len()).sum();
     let mut options = options.clone();
-    let stats = state.engines.stt.stats();
-    if options.threads == 0 && stats.busy == 0 && stats.queued == 0 {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        options.threads = (cores / jobs.max(1)).clamp(1, 64);
-    }
+    share_cores(state, &mut options, jobs);
     let mut handles = Vec::with_capacity(planned.len());
     for (track, plan) in &planned {
         let mut pieces = Vec::with_capacity(plan.len());
         for &(start, end) in plan {
-            let from = seconds_to_index(start, track.len());
-            let to = seconds_to_index(end, track.len()).max(from);
-            let handle = state
-                .engines
-                .stt
-                .try_transcribe(track[from..to].to_vec(), options.clone())
-                .inspect_err(|_| state.metrics.rejected_busy())?;
+            let handle = submit(state, piece(track, start, end), options.clone())?;
             pieces.push((start, handle));
         }
         handles.push((track.len(), pieces));
@@ -148,11 +141,7 @@ pub(crate) async fn transcribe_tracks(
     for (samples, pieces) in handles {
         let mut parts = Vec::with_capacity(pieces.len());
         for (start, handle) in pieces {
-            let transcript = handle.await?.map_err(|error| match error {
-                SttError::InvalidOption(message) => ApiError::InvalidPayload(message),
-                other => ApiError::Internal(other.to_string()),
-            })?;
-            parts.push((start, transcript));
+            parts.push((start, decoded(handle.await)?));
         }
         let duration = samples as f64 / f64::from(vocalis_inference::stt::SAMPLE_RATE);
         transcripts.push(if parts.len() == 1 {
@@ -165,35 +154,101 @@ pub(crate) async fn transcribe_tracks(
     Ok(transcripts)
 }
 
-/// The pieces a track is decoded in: one, unless it is long and there are
-/// several workers to share it (its pauses found by the VAD, off the
-/// runtime; a VAD failure just means one piece).
-async fn plan_track(state: &AppState, track: Vec<f32>) -> (Vec<f32>, Vec<(f64, f64)>) {
-    let rate = f64::from(vocalis_inference::stt::SAMPLE_RATE);
-    let duration = track.len() as f64 / rate;
-    if duration < PARALLEL_MIN_S || state.engines.stt.stats().workers < 2 {
-        return (track, vec![(0.0, duration)]);
+/// A pending decode of one piece.
+pub(crate) type PieceJob = JobHandle<Result<Transcript, SttError>>;
+
+/// Queues one decode on the pool (a full queue is a 503).
+pub(crate) fn submit(
+    state: &AppState,
+    audio: Vec<f32>,
+    options: TranscribeOptions,
+) -> Result<PieceJob, ApiError> {
+    state
+        .engines
+        .stt
+        .try_transcribe(audio, options)
+        .inspect_err(|_| state.metrics.rejected_busy())
+        .map_err(ApiError::from)
+}
+
+/// A finished decode as the API's result.
+pub(crate) fn decoded(
+    result: Result<Result<Transcript, SttError>, PoolError>,
+) -> Result<Transcript, ApiError> {
+    result?.map_err(|error| match error {
+        SttError::InvalidOption(message) => ApiError::InvalidPayload(message),
+        other => ApiError::Internal(other.to_string()),
+    })
+}
+
+/// When no other decode is running or waiting, `jobs` decodes share every
+/// core (unless the request set its own thread count).
+pub(crate) fn share_cores(state: &AppState, options: &mut TranscribeOptions, jobs: usize) {
+    let stats = state.engines.stt.stats();
+    if options.threads == 0 && stats.busy == 0 && stats.queued == 0 {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        options.threads = (cores / jobs.max(1)).clamp(1, 64);
     }
+}
+
+/// Workers with nothing to do now (at least one).
+pub(crate) fn idle_workers(state: &AppState) -> usize {
+    let stats = state.engines.stt.stats();
+    stats
+        .workers
+        .saturating_sub(stats.busy + stats.queued)
+        .max(1)
+}
+
+/// The samples of `start..end` seconds of `track`.
+pub(crate) fn piece(track: &[f32], start: f64, end: f64) -> Vec<f32> {
+    let from = seconds_to_index(start, track.len());
+    let to = seconds_to_index(end, track.len()).max(from);
+    track[from..to].to_vec()
+}
+
+/// The VAD's speech regions of `track`, found off the runtime (`None` when
+/// the VAD fails: the caller then decodes the track in one piece).
+pub(crate) async fn speech_regions(
+    state: &AppState,
+    track: Vec<f32>,
+) -> Result<(Vec<f32>, Option<Vec<SpeechRegion>>), ApiError> {
     let vad = state.engines.vad.clone();
     let found = tokio::task::spawn_blocking(move || {
         let regions = vad.speech_regions(&track);
         (track, regions)
     })
-    .await;
-    match found {
-        Ok((track, Ok(regions))) => {
-            let plan = plan_chunks(&regions, duration, MAX_CHUNK_S);
-            (track, plan)
-        }
-        Ok((track, Err(error))) => {
+    .await
+    .map_err(|error| ApiError::Internal(format!("VAD task failed: {error}")))?;
+    Ok(match found {
+        (track, Ok(regions)) => (track, Some(regions)),
+        (track, Err(error)) => {
             tracing::warn!(%error, "VAD failed; decoding the file in one piece");
-            (track, vec![(0.0, duration)])
+            (track, None)
         }
-        Err(error) => {
-            tracing::error!(%error, "VAD task failed");
-            (Vec::new(), vec![(0.0, 0.0)])
-        }
+    })
+}
+
+/// The pieces a track is decoded in: one, unless it is long and there are
+/// several workers to share it; then about equal pieces cut at pauses, as
+/// many as the idle workers or a multiple of them.
+async fn plan_track(
+    state: &AppState,
+    track: Vec<f32>,
+) -> Result<(Vec<f32>, Vec<(f64, f64)>), ApiError> {
+    let rate = f64::from(vocalis_inference::stt::SAMPLE_RATE);
+    let duration = track.len() as f64 / rate;
+    if duration < PARALLEL_MIN_S || state.engines.stt.stats().workers < 2 {
+        return Ok((track, vec![(0.0, duration)]));
     }
+    let (track, regions) = speech_regions(state, track).await?;
+    let Some(regions) = regions else {
+        return Ok((track, vec![(0.0, duration)]));
+    };
+    let idle = idle_workers(state);
+    let rounds = (duration / (idle as f64 * MAX_CHUNK_S)).ceil().max(1.0) as usize;
+    let plan = plan_balanced(&regions, duration, idle * rounds, MAX_CHUNK_S);
+    Ok((track, plan))
 }
 
 fn seconds_to_index(seconds: f64, len: usize) -> usize {
