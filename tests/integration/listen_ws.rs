@@ -71,7 +71,15 @@ async fn raw_mulaw_stream_gets_deepgram_results_and_metadata() {
     let mut audio = speak_mulaw_8k(LEFT);
     // Two seconds of silence: `UtteranceEnd` needs 1 s of audio after the last word.
     audio.extend(std::iter::repeat_n(0xFF, 16_000));
-    send_all(&mut socket, &audio, 160).await;
+    // At real-time pace, as a call sends it: interim results come while it speaks.
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for frame in audio.chunks(160) {
+        ticker.tick().await;
+        socket
+            .send(Message::Binary(frame.to_vec().into()))
+            .await
+            .unwrap();
+    }
     socket
         .send(Message::Text(r#"{"type":"KeepAlive"}"#.into()))
         .await
@@ -99,6 +107,7 @@ async fn raw_mulaw_stream_gets_deepgram_results_and_metadata() {
         .all(|w| w["punctuated_word"].is_string() && w["word"].is_string()));
     let error = wer(LEFT, &transcript(&results));
     assert!(error <= 0.15, "WER {error:.2}: {}", transcript(&results));
+    assert_interim_words(&messages);
     assert!(messages
         .iter()
         .any(|m| m["type"] == "SpeechStarted" && m["channel"] == serde_json::json!([0, 1])));
@@ -111,6 +120,55 @@ async fn raw_mulaw_stream_gets_deepgram_results_and_metadata() {
     assert_eq!(metadata["channels"], 1);
     assert!((metadata["duration"].as_f64().unwrap() - audio.len() as f64 / 8000.0).abs() < 0.01);
     assert_eq!(metadata["sha256"].as_str().unwrap().len(), 64);
+}
+
+/// Interim `Results` carry Deepgram's words and a confidence, as finals do:
+/// timed inside the result, spelling its (punctuated) transcript.
+fn assert_interim_words(messages: &[Value]) {
+    let interim: Vec<&Value> = messages
+        .iter()
+        .filter(|m| {
+            m["type"] == "Results"
+                && m["is_final"] == false
+                && m["channel"]["alternatives"][0]["transcript"] != ""
+        })
+        .collect();
+    assert!(!interim.is_empty(), "no interim Results: {messages:#?}");
+    for result in &interim {
+        let alternative = &result["channel"]["alternatives"][0];
+        let words = alternative["words"].as_array().unwrap();
+        assert!(!words.is_empty(), "interim without words: {result}");
+        assert!(
+            alternative["confidence"].as_f64().unwrap() > 0.0,
+            "{result}"
+        );
+        let start = result["start"].as_f64().unwrap();
+        let end = start + result["duration"].as_f64().unwrap();
+        // Whisper may time the word cut by the end of the audio so far
+        // zero-length; the others have a duration.
+        let timed = |w: &Value| w["start"].as_f64().unwrap() < w["end"].as_f64().unwrap();
+        assert!(words.iter().any(timed), "{result}");
+        for word in words {
+            let (s, e) = (
+                word["start"].as_f64().unwrap(),
+                word["end"].as_f64().unwrap(),
+            );
+            assert!(
+                start - 0.05 <= s && s <= e && e <= end + 0.05,
+                "{word} outside {result}"
+            );
+            assert!(word["confidence"].as_f64().unwrap() > 0.0, "{word}");
+            assert!(
+                word["word"].is_string() && word["punctuated_word"].is_string(),
+                "{word}"
+            );
+        }
+        let spelled: Vec<&str> = words
+            .iter()
+            .map(|w| w["punctuated_word"].as_str().unwrap())
+            .collect();
+        assert_eq!(spelled.join(" "), alternative["transcript"], "{result}");
+    }
 }
 
 #[tokio::test]

@@ -87,6 +87,8 @@ fn two_sentences_give_partials_and_two_finals() {
                 committed,
                 start,
                 end,
+                words,
+                confidence,
                 ..
             } => {
                 assert!(
@@ -94,6 +96,17 @@ fn two_sentences_give_partials_and_two_finals() {
                     "{text:?} / {committed:?}"
                 );
                 assert!(start < end);
+                // The partial's words spell its text, in stream time inside
+                // the utterance, with a confidence.
+                let spelled: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+                assert_eq!(spelled.join(" "), *text);
+                assert!(
+                    words.iter().all(|w| w.start >= start - 0.05
+                        && w.start <= w.end
+                        && w.end <= end + 0.05),
+                    "{words:?} outside {start}–{end}"
+                );
+                assert!(*confidence > 0.0 && *confidence <= 1.0, "{confidence}");
                 if let Some((s, c)) = &prev {
                     if s == start {
                         assert!(

@@ -102,6 +102,11 @@ pub struct MessageWriter {
     warnings: Vec<crate::wire::deepgram::Warning>,
     /// The speaker of the next final (live diarization).
     speaker: Option<Speaker>,
+    /// Live diarization is on: words carry a `speaker`.
+    diarizing: bool,
+    /// Each channel's latest final speaker id: the provisional speaker of
+    /// its interim words (0, the first speaker, before any final).
+    last_speaker: BTreeMap<usize, u32>,
 }
 
 fn round_ms(seconds: f64) -> f64 {
@@ -120,6 +125,8 @@ impl MessageWriter {
             vad_events: params.vad_events,
             latest_audio: None,
             speaker: None,
+            diarizing,
+            last_speaker: BTreeMap::new(),
             warnings: warnings(params, diarizing)
                 .into_iter()
                 .map(|w| crate::wire::deepgram::Warning {
@@ -198,15 +205,26 @@ impl MessageWriter {
             }
             StreamEvent::SpeechStarted { .. } => Vec::new(),
             StreamEvent::Partial {
-                text, start, end, ..
+                text,
+                words,
+                confidence,
+                start,
+                end,
+                ..
             } => {
                 if let Some(latency) = self.latency(end) {
                     metrics.partial_latency.observe(latency);
                 }
+                // Interim words carry a provisional speaker (the channel's
+                // latest; speakers are told per final utterance).
+                let speaker = self.diarizing.then(|| {
+                    let id = self.last_speaker.get(&channel).copied().unwrap_or(0);
+                    (id, None)
+                });
                 let alternative = Alternative {
                     transcript: self.text(&text),
-                    confidence: 0.0,
-                    words: Vec::new(),
+                    confidence: confidence.clamp(0.0, 1.0),
+                    words: self.words(&words, speaker),
                 };
                 vec![self.results(channel, total, (start, end), alternative, Flags::default())]
             }
@@ -222,22 +240,14 @@ impl MessageWriter {
                 if let Some(latency) = self.latency(end) {
                     metrics.final_latency.observe(latency);
                 }
-                let speaker = self.speaker.take();
-                let words: Vec<Word> = words
-                    .iter()
-                    .filter_map(|w| {
-                        let plain = plain_word(&w.text);
-                        (!plain.is_empty()).then(|| Word {
-                            word: plain,
-                            start: round_ms(w.start),
-                            end: round_ms(w.end),
-                            confidence: w.probability.clamp(0.0, 1.0),
-                            punctuated_word: self.punctuated.then(|| w.text.trim().to_owned()),
-                            speaker: speaker.map(|s| s.id as u32),
-                            speaker_confidence: speaker.map(|s| s.confidence),
-                        })
-                    })
-                    .collect();
+                let speaker = self
+                    .speaker
+                    .take()
+                    .map(|s| (s.id as u32, Some(s.confidence)));
+                if let Some((id, _)) = speaker {
+                    self.last_speaker.insert(channel, id);
+                }
+                let words = self.words(&words, speaker);
                 let alternative = Alternative {
                     transcript: self.text(&text),
                     confidence: confidence.clamp(0.0, 1.0),
@@ -254,6 +264,30 @@ impl MessageWriter {
                 vec![self.results(channel, total, (start, end), alternative, flags)]
             }
         }
+    }
+
+    /// Engine words as Deepgram words (punctuation-only words dropped),
+    /// with `speaker` (id, confidence) when diarizing.
+    fn words(
+        &self,
+        words: &[vocalis_inference::stt::Word],
+        speaker: Option<(u32, Option<f32>)>,
+    ) -> Vec<Word> {
+        words
+            .iter()
+            .filter_map(|w| {
+                let plain = plain_word(&w.text);
+                (!plain.is_empty()).then(|| Word {
+                    word: plain,
+                    start: round_ms(w.start),
+                    end: round_ms(w.end),
+                    confidence: w.probability.clamp(0.0, 1.0),
+                    punctuated_word: self.punctuated.then(|| w.text.trim().to_owned()),
+                    speaker: speaker.map(|(id, _)| id),
+                    speaker_confidence: speaker.and_then(|(_, c)| c),
+                })
+            })
+            .collect()
     }
 
     /// The speaker of the next final's words (live diarization).

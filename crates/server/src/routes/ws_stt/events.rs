@@ -148,6 +148,8 @@ mod tests {
         StreamEvent::Partial {
             text: "hallo".into(),
             committed: String::new(),
+            words: Vec::new(),
+            confidence: 0.9,
             start: 0.0,
             end: 1.0,
             language: language.map(|(code, p)| (code.to_owned(), p)),
