@@ -5,7 +5,7 @@ import io
 
 from openai import OpenAI
 
-from conftest import SENTENCE, wer
+from conftest import SENTENCE, speak, wer
 
 
 def client(server):
@@ -84,6 +84,30 @@ def test_transcription_stream_events(server, clip):
     assert done.type == "transcript.text.done"
     assert "".join(e.delta for e in deltas) == done.text
     assert wer(SENTENCE, done.text) <= 0.10, done.text
+
+
+PARAGRAPH = (
+    "The library opens at nine in the morning on weekdays. "
+    "Visitors can borrow up to ten books at a time with a valid card. "
+    "The reading room on the second floor is kept quiet for study. "
+    "Children's stories are read aloud every Saturday at eleven. "
+    "Please return borrowed books before the date printed on the receipt."
+)
+
+
+def test_long_transcription_streams_several_deltas(server, tmp_path):
+    path = speak(PARAGRAPH, tmp_path / "paragraph.wav")
+    with open(path, "rb") as audio:
+        stream = client(server).audio.transcriptions.create(
+            model="whisper-1", file=audio, stream=True
+        )
+        events = list(stream)
+    *deltas, done = events
+    assert len(deltas) >= 2 and all(e.type == "transcript.text.delta" for e in deltas), events
+    assert all(e.delta.strip() for e in deltas), events
+    assert done.type == "transcript.text.done"
+    assert "".join(e.delta for e in deltas) == done.text
+    assert wer(PARAGRAPH, done.text) <= 0.15, done.text
 
 
 def test_speech_sse_events(server):
