@@ -5,8 +5,9 @@
 //! `/v1/audio/transcriptions` and `POST /v1/listen` (also as Deepgram's
 //! `encoding=opus|ogg-opus|flac` and raw linear16 at 11 025 Hz); speech
 //! written as Ogg Opus and FLAC and transcribed back; truncated and damaged
-//! containers answered with stable 4xx codes; and WebM and Ogg streams sent
-//! in small chunks on `WS /v1/listen`.
+//! containers answered with stable 4xx codes; and WebM, Ogg, MP3 and FLAC
+//! streams sent in small chunks on `WS /v1/listen` (MP3 and FLAC at about
+//! twice real time, as a live encoder would send them).
 
 use std::path::Path;
 use std::process::Command;
@@ -303,12 +304,29 @@ async fn stream(
     bytes: &[u8],
     chunk: usize,
 ) -> (String, f64) {
+    stream_paced(server, key, query, bytes, chunk, 0.0).await
+}
+
+/// [`stream`], each message sent after the time its share of
+/// `seconds_per_byte` takes at twice real time (a live encoder's pace).
+async fn stream_paced(
+    server: &ServerProcess,
+    key: &str,
+    query: &str,
+    bytes: &[u8],
+    chunk: usize,
+    seconds_per_byte: f64,
+) -> (String, f64) {
     let mut socket = connect(server, key, query).await;
     for piece in bytes.chunks(chunk) {
         socket
             .send(Message::Binary(piece.to_vec().into()))
             .await
             .unwrap();
+        if seconds_per_byte > 0.0 {
+            let pause = piece.len() as f64 * seconds_per_byte / 2.0;
+            tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
+        }
     }
     socket
         .send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
@@ -330,7 +348,7 @@ async fn stream(
 }
 
 #[tokio::test]
-async fn webm_and_ogg_streams_on_listen_ws() {
+async fn webm_ogg_mp3_and_flac_streams_on_listen_ws() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]);
     let key = dev_key(data.path());
@@ -358,6 +376,48 @@ async fn webm_and_ogg_streams_on_listen_ws() {
         "ogg: {duration} vs {seconds}"
     );
 
+    // MP3 as a live encoder sends it (ffmpeg to a pipe, 44.1 kHz stereo),
+    // 4 KB messages at twice real time, no parameters.
+    let mp3 = ffmpeg(
+        &wav_path,
+        &[
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-f",
+            "mp3",
+        ],
+    );
+    let pace = seconds / mp3.len() as f64;
+    let (text, duration) = stream_paced(&server, &key, "punctuate=true", &mp3, 4_096, pace).await;
+    assert!(wer(SENTENCE, &text) <= 0.15, "mp3: {text:?}");
+    assert!(
+        (duration - seconds).abs() < 0.1,
+        "mp3: {duration} vs {seconds}"
+    );
+
+    // FLAC piped (STREAMINFO without totals) as Deepgram's `encoding=flac`;
+    // its last frame arrives with CloseStream.
+    let flac = ffmpeg(&wav_path, &["-ar", "16000", "-c:a", "flac", "-f", "flac"]);
+    let pace = seconds / flac.len() as f64;
+    let (text, duration) = stream_paced(
+        &server,
+        &key,
+        "encoding=flac&punctuate=true",
+        &flac,
+        4_096,
+        pace,
+    )
+    .await;
+    assert!(wer(SENTENCE, &text) <= 0.15, "flac: {text:?}");
+    assert!(
+        (duration - seconds).abs() < 0.01,
+        "flac: {duration} vs {seconds}"
+    );
+
     // Ogg Vorbis is not a live codec: 1008 DATA-0000.
     let vorbis = ffmpeg(&wav_path, &["-c:a", "libvorbis", "-f", "ogg"]);
     let mut socket = connect(&server, &key, "").await;
@@ -367,9 +427,28 @@ async fn webm_and_ogg_streams_on_listen_ws() {
         .unwrap();
     let (_, close) = read_to_close(&mut socket).await;
     assert_eq!(close, Some((1008, "DATA-0000".to_owned())));
-    // FLAC is not streamed live: refused at the upgrade.
+    // Nor is MP4 (Safari's MediaRecorder): 1008 DATA-0000, not a crash.
+    let mp4 = ffmpeg(
+        &wav_path,
+        &[
+            "-c:a",
+            "aac",
+            "-f",
+            "mp4",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+        ],
+    );
+    let mut socket = connect(&server, &key, "").await;
+    socket
+        .send(Message::Binary(mp4[..4_000.min(mp4.len())].to_vec().into()))
+        .await
+        .unwrap();
+    let (_, close) = read_to_close(&mut socket).await;
+    assert_eq!(close, Some((1008, "DATA-0000".to_owned())));
+    // An encoding that is not live audio is refused at the upgrade.
     let response = reqwest::Client::new()
-        .get(server.url("/v1/listen?encoding=flac&sample_rate=16000"))
+        .get(server.url("/v1/listen?encoding=mp4&sample_rate=16000"))
         .header("Authorization", format!("Token {key}"))
         .header("Connection", "Upgrade")
         .header("Upgrade", "websocket")

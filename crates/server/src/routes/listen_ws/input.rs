@@ -1,10 +1,12 @@
 //! The wire audio of one `/v1/listen` session: raw samples described by the
 //! query (`encoding`, `sample_rate`, `channels`), or a container recognised
 //! from the first bytes by `vocalis-audio`'s [`StreamDecoder`] — WAV, Ogg
-//! Opus (Firefox, `encoding=opus|ogg-opus`) or WebM Opus (Chrome's
-//! `MediaRecorder`) — whose decoded samples continue as 16-bit PCM at the
-//! stream's own rate; split per channel when `multichannel=true`, hashed
-//! for `Metadata`. A header declaring more than
+//! Opus (Firefox, `encoding=opus|ogg-opus`), WebM Opus (Chrome's
+//! `MediaRecorder`), MP3 or FLAC (`encoding=flac`) — whose decoded samples
+//! continue as 16-bit PCM at the stream's own rate; split per channel when
+//! `multichannel=true`, hashed for `Metadata`. At `CloseStream`,
+//! [`ChannelAudio::finish`] releases what only the end completes (FLAC's
+//! last frame). A header declaring more than
 //! [`MAX_CHANNELS`] channels is undecodable (close 1008 `DATA-0000`), so a
 //! client cannot make the session build thousands of recognizers.
 
@@ -77,11 +79,12 @@ pub fn raw_format(params: &ListenParams) -> Result<Option<StreamFormat>, ApiErro
         "mulaw" | "ulaw" => InputEncoding::Mulaw,
         "alaw" => InputEncoding::Alaw,
         // Containerized: the stream's header says the rest.
-        "opus" | "ogg-opus" | "ogg_opus" | "webm-opus" => return Ok(None),
+        "opus" | "ogg-opus" | "ogg_opus" | "webm-opus" | "flac" => return Ok(None),
         other => {
             return Err(ApiError::InvalidPayload(format!(
-                "encoding `{other}` is not supported for live audio; use linear16, mulaw, alaw \
-                 or opus (Ogg or WebM), or stream WAV, Ogg Opus or WebM Opus without `encoding`"
+                "encoding `{other}` is not supported for live audio; use linear16, mulaw, alaw, \
+                 opus (Ogg or WebM) or flac, or stream WAV, Ogg Opus, WebM Opus, MP3 or FLAC \
+                 without `encoding`"
             )))
         }
     };
@@ -153,8 +156,8 @@ impl ChannelAudio {
     /// recognizer (one entry, interleaved, unless channels are split).
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, InputError> {
         self.hasher.update(bytes);
-        let samples: Vec<u8> = match self.container.as_mut() {
-            None => bytes.to_vec(),
+        let decoded = match self.container.as_mut() {
+            None => return self.deliver(bytes.to_vec()),
             Some(decoder) => {
                 let mut decoded = Vec::new();
                 decoder.push(bytes, &mut decoded).map_err(|error| {
@@ -162,6 +165,30 @@ impl ChannelAudio {
                         "{error}; pass `encoding` and `sample_rate` for raw audio"
                     ))
                 })?;
+                decoded
+            }
+        };
+        self.deliver_decoded(&decoded)
+    }
+
+    /// The end of the stream: what the container decoder still held (the
+    /// last FLAC frame), as [`ChannelAudio::push`] returns it.
+    pub fn finish(&mut self) -> Result<Vec<Vec<u8>>, InputError> {
+        let Some(decoder) = self.container.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let mut decoded = Vec::new();
+        decoder
+            .finish(&mut decoded)
+            .map_err(|error| InputError::Undecodable(error.to_string()))?;
+        self.deliver_decoded(&decoded)
+    }
+
+    /// Decoded samples as 16-bit PCM, the format taken from the first ones.
+    fn deliver_decoded(&mut self, decoded: &[f32]) -> Result<Vec<Vec<u8>>, InputError> {
+        let samples = match self.container.as_ref() {
+            None => return Ok(Vec::new()),
+            Some(decoder) => {
                 let Some(info) = decoder.info() else {
                     return Ok(Vec::new());
                 };
@@ -187,10 +214,15 @@ impl ChannelAudio {
                     self.format = Some(format);
                 }
                 let mut pcm = Vec::with_capacity(decoded.len() * 2);
-                vocalis_audio::pcm::f32_to_s16le_into(&decoded, &mut pcm);
+                vocalis_audio::pcm::f32_to_s16le_into(decoded, &mut pcm);
                 pcm
             }
         };
+        self.deliver(samples)
+    }
+
+    /// Whole sample frames for each recognizer.
+    fn deliver(&mut self, samples: Vec<u8>) -> Result<Vec<Vec<u8>>, InputError> {
         let Some(format) = self.format else {
             return Ok(Vec::new());
         };
@@ -269,9 +301,38 @@ mod tests {
     }
 
     #[test]
+    fn flac_stream_ends_with_its_last_frame_at_finish() {
+        let flac = vocalis_audio::encode(
+            &[0.25; 12_000],
+            16_000,
+            vocalis_audio::OutputFormat::Flac,
+            16_000,
+        )
+        .unwrap();
+        let mut audio = ChannelAudio::new(&params("encoding=flac"));
+        let mut bytes = 0;
+        for piece in flac.chunks(100) {
+            bytes += audio.push(piece).unwrap().concat().len();
+        }
+        assert_eq!(audio.format().unwrap().rate, 16_000);
+        assert!(bytes < 24_000, "{bytes}");
+        bytes += audio.finish().unwrap().concat().len();
+        assert_eq!(bytes, 24_000);
+        assert!((audio.seconds_received() - 0.75).abs() < 1e-9);
+        // Raw sessions have nothing held back.
+        assert!(
+            ChannelAudio::new(&params("encoding=mulaw&sample_rate=8000"))
+                .finish()
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn other_containers_are_undecodable() {
         let mut audio = ChannelAudio::new(&params(""));
-        assert!(audio.push(b"ID3\x04\0\0\0\0\0\0 an MP3 file").is_err());
+        let error = audio.push(b"\0\0\0\x20ftypM4A \0\0\0\0").unwrap_err();
+        assert!(error.to_string().contains("live MP4"), "{error}");
         // An Ogg page of another codec is refused by name.
         let mut page = b"OggS\0\x02".to_vec();
         page.extend_from_slice(&[0; 20]);
@@ -289,6 +350,7 @@ mod tests {
         assert!(raw_format(&params("encoding=mulaw&sample_rate=7000")).is_err());
         assert!(raw_format(&params("encoding=mulaw&sample_rate=11025")).is_ok());
         assert!(raw_format(&params("encoding=opus")).unwrap().is_none());
-        assert!(raw_format(&params("encoding=flac&sample_rate=16000")).is_err());
+        assert!(raw_format(&params("encoding=flac")).unwrap().is_none());
+        assert!(raw_format(&params("encoding=mp4&sample_rate=16000")).is_err());
     }
 }

@@ -245,6 +245,26 @@ async fn run(
     core.run(&mut dialect, &mut socket, &state.shutdown).await;
 }
 
+impl Deepgram {
+    /// At `CloseStream`: what the container decoder still held (FLAC's
+    /// last frame) goes to the recognizers before the flush. A stream
+    /// whose end is damaged closes as usual, without it.
+    async fn finish_audio(&mut self, core: &mut Core<PoolStream>) -> Result<(), End> {
+        let audio = Arc::clone(&self.audio);
+        let finished = tokio::task::spawn_blocking(move || lock_audio(&audio).finish()).await;
+        let Ok(Ok(per_channel)) = finished else {
+            return Ok(());
+        };
+        for (index, bytes) in per_channel.into_iter().enumerate() {
+            if index < core.channels() {
+                core.push(index, &bytes).await?;
+                self.writer.audio_received(core.position(index));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Dialect<PoolStream> for Deepgram {
     async fn on_frame(
         &mut self,
@@ -315,7 +335,10 @@ impl Dialect<PoolStream> for Deepgram {
                     core.touch();
                     core.finalize(channel.map(|c| c as usize));
                 }
-                Ok(ClientMessage::CloseStream) => return Err(End::Stopped),
+                Ok(ClientMessage::CloseStream) => {
+                    self.finish_audio(core).await?;
+                    return Err(End::Stopped);
+                }
                 Err(error) => {
                     // Deepgram ignores what it does not understand; say so in the log only.
                     tracing::debug!(%error, "ignored text frame");
