@@ -15,7 +15,9 @@
 //! `KeepAlive`, `Finalize`, `CloseStream`. Close codes come from the
 //! shared [`SessionClose`] mapping, with Deepgram's reasons. The session
 //! runs on the dialect-free live core ([`crate::session::live`]); this module
-//! only translates.
+//! only translates. A keyed session whose first frame is Twilio's
+//! `connected` or `start` (a bridge forwarding Twilio's socket as it is) is
+//! served as Twilio Media Streams ([`crate::routes::telephony::detect`]).
 //!
 //! # Layout
 //! - [`input`]: the wire audio of a session, per channel.
@@ -42,6 +44,7 @@ use crate::billing::{Committed, Meter, Service};
 use crate::engine::Engines;
 use crate::error::{ApiError, SessionClose};
 use crate::metrics::{Metrics, Route};
+use crate::routes::telephony::detect::{Detecting, Switch};
 use crate::routes::telephony::MaybeAuthenticated;
 use crate::server::AppState;
 use crate::session::live::{json, Core, Dialect, End, Frame, Limits, Outbox, PoolStream};
@@ -229,8 +232,17 @@ async fn run(
         Ok(config) => config,
         Err(_) => return,
     };
+    // A bridge may forward Twilio's socket as it is, with its Deepgram key:
+    // a first frame that is Twilio's `connected`/`start` switches the
+    // session to the Twilio dialect (same core and usage record).
+    let tts_meter: crate::routes::telephony::twilio::MeterFactory = {
+        let (ledger, prices) = (state.ledger.clone(), state.prices());
+        let id = format!("{request_id}_speech");
+        Box::new(move || Meter::start(&ledger, prices, &principal, Service::Tts, "/v1/listen", id))
+    };
+    let switch = Switch::new(state.clone(), tts_meter);
     let diarize = params.diarize && state.engines.diarizer.is_some();
-    let mut dialect = Deepgram {
+    let dialect = Deepgram {
         engines: state.engines.clone(),
         metrics: metrics.clone(),
         pacer: state.live_pacer(),
@@ -242,6 +254,7 @@ async fn run(
         diarize,
     };
     let core = Core::new(meter, Limits::from_config(&state.config), metrics.clone());
+    let mut dialect = Detecting::twilio_first(dialect, switch);
     core.run(&mut dialect, &mut socket, &state.shutdown).await;
 }
 
