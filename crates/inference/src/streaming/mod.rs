@@ -60,4 +60,7 @@ mod types;
 pub use agreement::LocalAgreement;
 pub use error::StreamError;
 pub use recognizer::StreamingRecognizer;
-pub use types::{DecodeKind, DecodeRequest, FinalReason, StreamEvent, StreamingConfig, Ticket};
+pub use types::{
+    DecodeKind, DecodeRequest, FinalReason, PartialDecode, StreamEvent, StreamingConfig, Ticket,
+    PARTIAL_MIN_AUDIO_CTX,
+};

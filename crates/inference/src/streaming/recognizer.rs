@@ -37,6 +37,9 @@ struct Utterance {
     /// have run) and the absolute sample its audio ended at: when it covers
     /// the whole utterance, it is the final and no final decode runs.
     covered: Option<(u64, Transcript)>,
+    /// Start (absolute sample) of the quiet spell a speculative partial
+    /// was requested for (one per spell).
+    speculated: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -48,6 +51,9 @@ struct InFlight {
     end: u64,
     partials_sent: bool,
     reason: FinalReason,
+    /// A partial decoded with the final's settings (it may stand in for
+    /// the final; see [`super::PartialDecode`]).
+    promotable: bool,
 }
 
 #[derive(Debug)]
@@ -73,6 +79,10 @@ pub struct StreamingRecognizer {
     utterance: Option<Utterance>,
     finals: VecDeque<QueuedFinal>,
     in_flight: Option<InFlight>,
+    /// The final of an ended utterance whose speculative partial, covering
+    /// it, is still in flight: that partial's result becomes the final, or
+    /// this goes to the front of `finals` when it fails or is not clean.
+    promoting: Option<QueuedFinal>,
     next_id: u64,
     finished: bool,
     /// Text of the last final (decoding context for the next utterance).
@@ -115,6 +125,7 @@ impl StreamingRecognizer {
             utterance: None,
             finals: VecDeque::new(),
             in_flight: None,
+            promoting: None,
             next_id: 0,
             finished: false,
             last_speech: None,
@@ -140,7 +151,7 @@ impl StreamingRecognizer {
 
     /// Whether a decode is waiting to be handed out or is in flight.
     pub fn has_pending_work(&self) -> bool {
-        self.in_flight.is_some() || !self.finals.is_empty()
+        self.in_flight.is_some() || !self.finals.is_empty() || self.promoting.is_some()
     }
 
     /// Finals waiting for a decode (not counting the one in flight).
@@ -243,6 +254,7 @@ impl StreamingRecognizer {
                 let end = (speech_end + ms_samples(self.config.end_pad_ms)).min(self.end_sample());
                 match self.final_from_partial(speech_end, end, end_reason) {
                     Some(event) => out.push(event),
+                    None if self.await_speculative(speech_end, end, end_reason) => {}
                     None => self.close_utterance(end, end_reason),
                 }
             }
@@ -261,6 +273,7 @@ impl StreamingRecognizer {
             speech_since_partial: true,
             frames: Vec::new(),
             covered: None,
+            speculated: None,
         });
     }
 
@@ -310,25 +323,32 @@ impl StreamingRecognizer {
     /// Ends the open utterance at `end` (absolute samples) and queues its
     /// final decode.
     fn close_utterance(&mut self, end: u64, reason: FinalReason) {
-        let Some(u) = self.utterance.take() else {
-            return;
-        };
+        if let Some(q) = self.take_final(end, reason) {
+            self.finals.push_back(q);
+        }
+    }
+
+    /// Ends the open utterance at `end` (absolute samples): its final
+    /// decode, not yet queued.
+    fn take_final(&mut self, end: u64, reason: FinalReason) -> Option<QueuedFinal> {
+        let u = self.utterance.take()?;
         let end = end.max(u.start).min(self.end_sample());
         self.floor = end;
         let audio = self.slice(u.start, end).to_vec();
-        self.finals.push_back(QueuedFinal {
+        Some(QueuedFinal {
             request: DecodeRequest {
                 ticket: Ticket(0),
                 kind: DecodeKind::Final,
                 audio,
                 options: self.decode_options(),
                 start: secs(u.start),
+                urgent: true,
             },
             utterance: u.id,
             end,
             partials_sent: u.partials_sent,
             reason,
-        });
+        })
     }
 
     /// Cuts an over-long utterance at the least speech-like frame of its

@@ -39,6 +39,9 @@ pub struct StreamingConfig {
     /// conditions on the text before (default `true`; costs the prompt's
     /// tokens, a few dozen, in every decode).
     pub carry_context: bool,
+    /// How partial decodes made while the caller is still talking are
+    /// made cheaper than finals (see [`PartialDecode`]).
+    pub partial: PartialDecode,
     /// VAD thresholds (its `min_silence_ms` is replaced by
     /// `utterance_end_ms`).
     pub vad: VadConfig,
@@ -58,8 +61,43 @@ impl Default for StreamingConfig {
             onset_pad_ms: 300,
             end_pad_ms: 300,
             carry_context: true,
+            partial: PartialDecode::default(),
             vad: VadConfig::default(),
             options: TranscribeOptions::default(),
+        }
+    }
+}
+
+/// How partials are decoded. A partial made while the caller is talking
+/// can never become the final (the final must cover the end of speech), so
+/// it uses these cheaper settings. Once the VAD has heard `speech_pad_ms +
+/// end_pad_ms` of quiet (before the `utterance_end_ms` endpoint), one
+/// *speculative* partial decodes the utterance with the final's settings
+/// at a final's priority ([`DecodeRequest::urgent`]); when it is clean it
+/// becomes the final at the endpoint, so the final decode runs while the
+/// endpoint is still being waited for (see `AUDIO_CTX.md`, "Partials").
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialDecode {
+    /// Smallest encoder window of a mid-speech partial, in 20 ms frames
+    /// (default [`PARTIAL_MIN_AUDIO_CTX`]; finals use
+    /// [`crate::stt::AUTO_MIN`] = 384). Only applies with
+    /// [`crate::stt::AudioCtx::Auto`]; at most 1500.
+    pub min_audio_ctx: u16,
+    /// Whether mid-speech partials carry the previous final as context
+    /// like finals do (default `false`: the prompt's few dozen tokens cost
+    /// a large share of a short partial's decode).
+    pub context: bool,
+}
+
+/// Default encoder-window floor of mid-speech partials (frames; 256 =
+/// 5.12 s).
+pub const PARTIAL_MIN_AUDIO_CTX: u16 = 256;
+
+impl Default for PartialDecode {
+    fn default() -> Self {
+        Self {
+            min_audio_ctx: PARTIAL_MIN_AUDIO_CTX,
+            context: false,
         }
     }
 }
@@ -75,6 +113,9 @@ impl StreamingConfig {
         }
         if !(2.0..=29.0).contains(&self.max_utterance_s) {
             return bad("max_utterance_s must be within 2–29 s");
+        }
+        if !(32..=1500).contains(&self.partial.min_audio_ctx) {
+            return bad("partial.min_audio_ctx must be within 32–1500");
         }
         if self.onset_pad_ms > 1000 || self.end_pad_ms > 1000 {
             return bad("onset_pad_ms and end_pad_ms must be at most 1000");
@@ -111,6 +152,10 @@ pub struct DecodeRequest {
     pub options: TranscribeOptions,
     /// Stream time of `audio[0]`, seconds.
     pub start: f64,
+    /// Run it at a final's priority: a final, or the partial decoded once
+    /// the caller has gone quiet, which stands in for the final when it
+    /// covers the utterance (see [`PartialDecode`]).
+    pub urgent: bool,
 }
 
 /// Why an utterance ended (carried by every [`StreamEvent::Final`]).
@@ -165,11 +210,6 @@ pub enum StreamEvent {
         text: String,
         /// The committed (never changing) prefix of `text`.
         committed: String,
-        /// The words of `text` (committed, then tentative) with stream
-        /// timestamps and their probabilities.
-        words: Vec<Word>,
-        /// Mean probability of `words`.
-        confidence: f32,
         /// Utterance start, seconds.
         start: f64,
         /// End of the audio decoded, seconds.

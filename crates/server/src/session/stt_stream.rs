@@ -312,7 +312,8 @@ impl SttStream {
     }
 
     /// Submits the next decode if none is in flight. Partials go to the
-    /// pool at low priority, finals at high; a partial still in flight when
+    /// pool at low priority, finals (and the speculative partial that
+    /// stands in for one, [`DecodeRequest::urgent`]) at high; a partial still in flight when
     /// this stream's next final is ready is cancelled so the final never
     /// waits behind it. A full pool skips a partial and keeps a final for a
     /// retry; a final kept waiting longer than [`BUSY_LIMIT`] is an error.
@@ -338,11 +339,14 @@ impl SttStream {
             kind,
             ref audio,
             ref options,
+            urgent,
             ..
         } = request;
-        let priority = match kind {
-            DecodeKind::Partial => Priority::Low,
-            DecodeKind::Final => Priority::High,
+        // Urgent: a final, or the speculative partial that stands in for it.
+        let priority = if urgent {
+            Priority::High
+        } else {
+            Priority::Low
         };
         match pool.try_transcribe_at(priority, audio.clone(), options.clone()) {
             Ok(handle) => {

@@ -3,15 +3,24 @@
 //! decoding context carried from one utterance to the next.
 
 use super::*;
+use crate::stt::{sized_ctx, AudioCtx, AUTO_MARGIN};
 
 /// Most text carried from one final into the next decodes' prompt.
 const CONTEXT_BYTES: usize = 240;
+/// Encoder window of every Whisper model (30 s of 20 ms frames).
+const MODEL_AUDIO_CTX: i32 = 1500;
+/// Faster than any real speech (≈3 words/s is fast conversation).
+const MAX_WORDS_PER_SECOND: f64 = 6.0;
 
 impl StreamingRecognizer {
     /// The next decode to run, if any (none while one is in flight).
     pub fn next_request(&mut self) -> Option<DecodeRequest> {
         if self.in_flight.is_some() {
             return None;
+        }
+        if let Some(q) = self.promoting.take() {
+            // Its partial is gone without `complete`/`release` (never so).
+            self.finals.push_front(q);
         }
         self.next_id += 1;
         let ticket = Ticket(self.next_id);
@@ -26,6 +35,7 @@ impl StreamingRecognizer {
                 end: f.end,
                 partials_sent: f.partials_sent,
                 reason: f.reason,
+                promotable: false,
             });
             return Some(f.request);
         }
@@ -34,10 +44,24 @@ impl StreamingRecognizer {
         }
         let now = self.end_sample();
         let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
+        let vad = &self.config.vad;
+        let (threshold, neg_threshold) = (vad.threshold, vad.neg_threshold);
+        let settle = ms_samples(vad.speech_pad_ms + self.config.end_pad_ms);
+        let endpointing = self.config.endpointing;
         let u = self.utterance.as_mut()?;
         let len = now.saturating_sub(u.start);
-        if len < samples(MIN_PARTIAL_S) || len < u.partial_len + interval || !u.speech_since_partial
-        {
+        if len < samples(MIN_PARTIAL_S) {
+            return None;
+        }
+        let quiet = quiet_since(&u.frames, threshold, neg_threshold).filter(|_| endpointing);
+        // Quiet long enough for the final's audio (speech pad and end pad):
+        // decode it now, as the final would be, while the endpoint waits.
+        let speculative = quiet.is_some_and(|q| now >= q + settle && u.speculated != Some(q));
+        if speculative {
+            u.speculated = quiet;
+        } else if quiet.is_some() || len < u.partial_len + interval || !u.speech_since_partial {
+            // No cheap partial while the caller is quiet: it would only
+            // delay the speculative one.
             return None;
         }
         u.partial_len = len;
@@ -46,7 +70,11 @@ impl StreamingRecognizer {
         let mut options = self.decode_options();
         // Partials are throw-away: skip the temperature fallback.
         options.temperature_increment = 0.0;
-        self.add_context(&mut options);
+        if speculative {
+            self.add_context(&mut options);
+        } else {
+            self.cheapen_partial(&mut options, len);
+        }
         self.in_flight = Some(InFlight {
             ticket,
             kind: DecodeKind::Partial,
@@ -55,6 +83,7 @@ impl StreamingRecognizer {
             end: now,
             partials_sent: false,
             reason: FinalReason::Endpoint,
+            promotable: speculative,
         });
         Some(DecodeRequest {
             ticket,
@@ -62,6 +91,7 @@ impl StreamingRecognizer {
             audio: self.slice(start, now).to_vec(),
             options,
             start: secs(start),
+            urgent: speculative,
         })
     }
 
@@ -80,7 +110,76 @@ impl StreamingRecognizer {
                 partials_sent: flight.partials_sent,
                 reason: flight.reason,
             });
+        } else if let Some(q) = self.promoting.take_if(|q| q.utterance == flight.utterance) {
+            self.finals.push_front(q);
         }
+    }
+
+    /// At a silence endpoint (`speech_end`, `end` as for
+    /// `final_from_partial`): when the speculative partial in flight covers
+    /// the speech, the utterance ends and its final waits for that partial
+    /// instead of queueing a decode. Returns whether it did.
+    pub(super) fn await_speculative(
+        &mut self,
+        speech_end: u64,
+        end: u64,
+        reason: FinalReason,
+    ) -> bool {
+        let current = self.utterance.as_ref().map(|u| u.id);
+        let covering = self.in_flight.as_ref().is_some_and(|f| {
+            f.kind == DecodeKind::Partial
+                && f.promotable
+                && f.end >= speech_end
+                && Some(f.utterance) == current
+        });
+        if !covering || !self.finals.is_empty() || self.promoting.is_some() {
+            return false;
+        }
+        self.promoting = self.take_final(end, reason);
+        self.promoting.is_some()
+    }
+
+    /// The awaited speculative partial of an ended utterance is back: a
+    /// clean result is its final; otherwise its final decode is queued
+    /// first.
+    fn promote(
+        &mut self,
+        q: QueuedFinal,
+        flight: &InFlight,
+        result: Result<Transcript, SttError>,
+    ) -> Vec<StreamEvent> {
+        let mut transcript = match result {
+            Ok(t) if self.is_clean(&t) => t,
+            _ => {
+                self.finals.push_front(q);
+                return Vec::new();
+            }
+        };
+        let start_s = secs(flight.start);
+        transcript.shift(start_s);
+        let last_word_end = self.note_last_word(&transcript.words);
+        self.set_context(&transcript.text());
+        vec![StreamEvent::Final {
+            confidence: transcript.confidence(),
+            text: transcript.text(),
+            words: transcript.words,
+            start: start_s,
+            end: secs(q.end.max(flight.start)),
+            language: transcript.language,
+            reason: q.reason,
+            last_word_end,
+        }]
+    }
+
+    /// Text, and no segment below the fallback's logprob threshold (no
+    /// temperature fallback would have run).
+    fn is_clean(&self, transcript: &Transcript) -> bool {
+        let threshold = self.config.options.logprob_threshold;
+        !transcript.text().is_empty()
+            && transcript
+                .segments
+                .iter()
+                .all(|s| s.avg_logprob >= threshold)
     }
 
     /// Hands back the result of a request from
@@ -102,6 +201,9 @@ impl StreamingRecognizer {
         let start_s = secs(flight.start);
         match flight.kind {
             DecodeKind::Partial => {
+                if let Some(q) = self.promoting.take_if(|q| q.utterance == flight.utterance) {
+                    return Ok(self.promote(q, &flight, result));
+                }
                 let transcript = match result {
                     Ok(t) => t,
                     Err(e) => {
@@ -117,12 +219,12 @@ impl StreamingRecognizer {
                     // The utterance ended meanwhile; its final supersedes this.
                     return Ok(Vec::new());
                 }
-                let threshold = self.config.options.logprob_threshold;
-                let clean = !transcript.text().is_empty()
-                    && transcript
-                        .segments
-                        .iter()
-                        .all(|s| s.avg_logprob >= threshold);
+                if !flight.promotable && looks_degenerate(&transcript, flight.end - flight.start) {
+                    // A small encoder window can make Whisper loop: drop it.
+                    tracing::debug!(text = %transcript.text(), "degenerate partial dropped");
+                    return Ok(Vec::new());
+                }
+                let clean = flight.promotable && self.is_clean(&transcript);
                 let covered = clean.then(|| (flight.end, transcript.clone()));
                 let language = transcript.language;
                 let mut words = transcript.words;
@@ -137,21 +239,21 @@ impl StreamingRecognizer {
                 u.covered = covered;
                 let tentative = u.agreement.update(&words);
                 let committed = join_words(u.agreement.committed());
-                let mut words = u.agreement.committed().to_vec();
-                words.extend(tentative);
-                let text = join_words(&words);
+                let rest = join_words(&tentative);
+                let text = match (committed.is_empty(), rest.is_empty()) {
+                    (true, _) => rest,
+                    (false, true) => committed.clone(),
+                    (false, false) => format!("{committed} {rest}"),
+                };
                 if text.is_empty() || text == u.last_partial {
                     return Ok(Vec::new());
                 }
                 u.last_partial = text.clone();
                 u.partials_sent = true;
                 // Finals queued from now on know partials were shown.
-                let confidence = mean_probability(&words);
                 Ok(vec![StreamEvent::Partial {
                     text,
                     committed,
-                    words,
-                    confidence,
                     start: start_s,
                     end: secs(flight.end),
                     language,
@@ -195,6 +297,26 @@ impl StreamingRecognizer {
         Ok(events)
     }
 
+    /// Mid-speech partial settings ([`super::PartialDecode`]): a smaller
+    /// encoder window floor and, unless asked for, no context prompt.
+    fn cheapen_partial(&self, options: &mut TranscribeOptions, len: u64) {
+        let partial = &self.config.partial;
+        if partial.context {
+            self.add_context(options);
+        }
+        if options.audio_ctx == AudioCtx::Auto {
+            let window = sized_ctx(
+                len as usize,
+                MODEL_AUDIO_CTX,
+                AUTO_MARGIN,
+                i32::from(partial.min_audio_ctx),
+            );
+            if let Ok(frames @ 1..) = u16::try_from(window) {
+                options.audio_ctx = AudioCtx::Fixed(frames);
+            }
+        }
+    }
+
     /// Keeps the end of the last final's text (at most [`CONTEXT_BYTES`],
     /// whole words) as the next decodes' context.
     pub(super) fn set_context(&mut self, text: &str) {
@@ -217,12 +339,43 @@ impl StreamingRecognizer {
     }
 }
 
-/// Mean probability of `words` (0 without words).
-fn mean_probability(words: &[Word]) -> f32 {
-    if words.is_empty() {
-        return 0.0;
+/// Start (absolute sample) of the quiet spell `frames` end with, as the
+/// VAD counts silence: the trailing frames below `threshold`, from the
+/// first below `neg_threshold`. `None` while speaking or without speech
+/// before the spell.
+fn quiet_since(frames: &[(u64, f32)], threshold: f32, neg_threshold: f32) -> Option<u64> {
+    let mut since = None;
+    for &(start, p) in frames.iter().rev() {
+        if p >= threshold {
+            return since;
+        }
+        if p < neg_threshold {
+            since = Some(start);
+        }
     }
-    words.iter().map(|w| w.probability).sum::<f32>() / words.len() as f32
+    None
+}
+
+/// More words than anyone says in `len` samples, or a word run repeated
+/// back to back (Whisper looping on a too-small window).
+fn looks_degenerate(transcript: &Transcript, len: u64) -> bool {
+    let words = &transcript.words;
+    if words.len() as f64 > MAX_WORDS_PER_SECOND * secs(len) + 3.0 {
+        return true;
+    }
+    let norm: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.text
+                .to_lowercase()
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_owned()
+        })
+        .collect();
+    (3..=norm.len() / 2).any(|n| {
+        norm.windows(2 * n)
+            .any(|w| w[..n] == w[n..] && w[..n].iter().any(|t| !t.is_empty()))
+    })
 }
 
 /// The end of `text`: at most [`CONTEXT_BYTES`], starting at a word.

@@ -1,0 +1,170 @@
+//! The recogniser's partial decodes: cheap while the caller talks, and one
+//! speculative partial with the final's settings once the caller is quiet,
+//! which stands in for the final decode (also when the endpoint comes
+//! while it is still running).
+
+mod stt_support;
+
+use stt_support::*;
+use vocalis_inference::streaming::{
+    DecodeKind, DecodeRequest, StreamEvent, StreamingConfig, StreamingRecognizer,
+    PARTIAL_MIN_AUDIO_CTX,
+};
+use vocalis_inference::stt::wer::word_error_rate;
+use vocalis_inference::stt::{AudioCtx, SttError, SttWorker, Transcribe, AUTO_MIN};
+
+fn finals(events: &[StreamEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Final { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn run(
+    worker: &mut SttWorker,
+    rec: &mut StreamingRecognizer,
+    request: DecodeRequest,
+) -> Vec<StreamEvent> {
+    let result = worker.transcribe(&request.audio, &request.options);
+    rec.complete(request.ticket, result).unwrap()
+}
+
+/// Partials while the caller talks use a smaller encoder window and no
+/// context prompt; each utterance gets one urgent partial with the final's
+/// window once the caller is quiet, and that partial is its final: no
+/// final decode runs and the finals are as good as before.
+#[test]
+fn partials_are_cheap_while_talking_and_the_quiet_one_is_the_final() {
+    let audio = read_wav("two_sentences.wav");
+    let mut worker = worker();
+    let mut rec = StreamingRecognizer::new(&vad(), StreamingConfig::default()).unwrap();
+    let (mut events, mut cheap, mut urgent, mut final_decodes) = (Vec::new(), 0, 0, 0);
+    let mut step = |rec: &mut StreamingRecognizer, events: &mut Vec<StreamEvent>| {
+        while let Some(request) = rec.next_request() {
+            match (request.kind, request.urgent) {
+                (DecodeKind::Final, _) => final_decodes += 1,
+                (DecodeKind::Partial, true) => {
+                    assert_eq!(request.options.audio_ctx, AudioCtx::Auto);
+                    urgent += 1;
+                }
+                (DecodeKind::Partial, false) => {
+                    // Under 6.4 s of audio the final's window is AUTO_MIN.
+                    let seconds = request.audio.len() as f64 / 16_000.0;
+                    if seconds < 6.0 {
+                        let AudioCtx::Fixed(frames) = request.options.audio_ctx else {
+                            panic!("mid-speech partial with {:?}", request.options.audio_ctx);
+                        };
+                        assert!(
+                            frames >= PARTIAL_MIN_AUDIO_CTX && i32::from(frames) < AUTO_MIN,
+                            "{frames} frames for {seconds:.1} s"
+                        );
+                    }
+                    assert_eq!(request.options.initial_prompt, None);
+                    cheap += 1;
+                }
+            }
+            events.extend(run(&mut worker, rec, request));
+        }
+    };
+    for chunk in audio.chunks(320) {
+        events.extend(rec.push(chunk).unwrap());
+        step(&mut rec, &mut events);
+    }
+    events.extend(rec.finish().unwrap());
+    step(&mut rec, &mut events);
+    assert!(!rec.has_pending_work());
+    let fin = finals(&events);
+    assert_eq!(fin.len(), 2, "{events:#?}");
+    assert!(cheap >= 4, "{cheap} mid-speech partials");
+    assert!(urgent >= 2, "{urgent} urgent partials");
+    assert_eq!(final_decodes, 0, "{final_decodes} final decodes");
+    let wer = word_error_rate(&format!("{SENTENCE_1} {SENTENCE_2}"), &fin.join(" "));
+    assert!(wer <= 0.1, "WER {wer:.2}: {fin:?}");
+}
+
+/// The endpoint arrives while the urgent partial is still running: no
+/// final decode is queued, and the partial's result is the final; when it
+/// fails instead, the final decode follows it. Finals stay in order.
+#[test]
+fn the_endpoint_waits_for_the_urgent_partial_in_flight() {
+    let audio = read_wav("two_sentences.wav");
+    let mut worker = worker();
+    let mut rec = StreamingRecognizer::new(&vad(), StreamingConfig::default()).unwrap();
+    let mut events = Vec::new();
+    // The urgent partial held back, and for how many chunks.
+    let mut held: Option<DecodeRequest> = None;
+    let mut held_for = 0;
+    let (mut awaited, mut final_decodes) = (0, 0);
+    let mut chunks = audio.chunks(320);
+    loop {
+        let more = match chunks.next() {
+            Some(chunk) => {
+                events.extend(rec.push(chunk).unwrap());
+                true
+            }
+            None => {
+                events.extend(rec.finish().unwrap());
+                false
+            }
+        };
+        held_for += 1;
+        if held_for > 20 {
+            // Speech resumed after a pause: this one was only a partial.
+            if let Some(request) = held.take() {
+                events.extend(run(&mut worker, &mut rec, request));
+            }
+        }
+        if let Some(request) = held.take_if(|_| !rec.in_utterance()) {
+            // The utterance ended with its urgent partial in flight.
+            assert_eq!(rec.queued_finals(), 0);
+            assert!(rec.has_pending_work());
+            awaited += 1;
+            if awaited == 1 {
+                let before = finals(&events).len();
+                events.extend(run(&mut worker, &mut rec, request));
+                assert_eq!(finals(&events).len(), before + 1, "{events:#?}");
+            } else {
+                let none = rec
+                    .complete(request.ticket, Err(SttError::Cancelled))
+                    .unwrap();
+                assert!(none.is_empty());
+                assert_eq!(rec.queued_finals(), 1);
+            }
+        }
+        while held.is_none() {
+            let Some(request) = rec.next_request() else {
+                break;
+            };
+            match (request.kind, request.urgent) {
+                (DecodeKind::Partial, true) => {
+                    held = Some(request);
+                    held_for = 0;
+                }
+                (kind, _) => {
+                    final_decodes += usize::from(kind == DecodeKind::Final);
+                    events.extend(run(&mut worker, &mut rec, request));
+                }
+            }
+        }
+        if !more {
+            if let Some(request) = held.take() {
+                events.extend(run(&mut worker, &mut rec, request));
+            }
+            while let Some(request) = rec.next_request() {
+                final_decodes += usize::from(request.kind == DecodeKind::Final);
+                events.extend(run(&mut worker, &mut rec, request));
+            }
+            break;
+        }
+    }
+    assert!(!rec.has_pending_work());
+    assert_eq!(awaited, 2, "{events:#?}");
+    assert_eq!(final_decodes, 1);
+    let fin = finals(&events);
+    assert_eq!(fin.len(), 2, "{events:#?}");
+    let wer = word_error_rate(&format!("{SENTENCE_1} {SENTENCE_2}"), &fin.join(" "));
+    assert!(wer <= 0.1, "WER {wer:.2}: {fin:?}");
+}
