@@ -210,6 +210,11 @@ pub enum StreamEvent {
         text: String,
         /// The committed (never changing) prefix of `text`.
         committed: String,
+        /// The words of `text` (committed, then tentative) with stream
+        /// timestamps and their probabilities.
+        words: Vec<Word>,
+        /// Mean probability of `words`.
+        confidence: f32,
         /// Utterance start, seconds.
         start: f64,
         /// End of the audio decoded, seconds.

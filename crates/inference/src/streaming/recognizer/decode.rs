@@ -239,21 +239,21 @@ impl StreamingRecognizer {
                 u.covered = covered;
                 let tentative = u.agreement.update(&words);
                 let committed = join_words(u.agreement.committed());
-                let rest = join_words(&tentative);
-                let text = match (committed.is_empty(), rest.is_empty()) {
-                    (true, _) => rest,
-                    (false, true) => committed.clone(),
-                    (false, false) => format!("{committed} {rest}"),
-                };
+                let mut words = u.agreement.committed().to_vec();
+                words.extend(tentative);
+                let text = join_words(&words);
                 if text.is_empty() || text == u.last_partial {
                     return Ok(Vec::new());
                 }
                 u.last_partial = text.clone();
                 u.partials_sent = true;
                 // Finals queued from now on know partials were shown.
+                let confidence = mean_probability(&words);
                 Ok(vec![StreamEvent::Partial {
                     text,
                     committed,
+                    words,
+                    confidence,
                     start: start_s,
                     end: secs(flight.end),
                     language,
@@ -337,6 +337,14 @@ impl StreamingRecognizer {
             _ => self.context.clone(),
         });
     }
+}
+
+/// Mean probability of `words` (0 without words).
+fn mean_probability(words: &[Word]) -> f32 {
+    if words.is_empty() {
+        return 0.0;
+    }
+    words.iter().map(|w| w.probability).sum::<f32>() / words.len() as f32
 }
 
 /// Start (absolute sample) of the quiet spell `frames` end with, as the
