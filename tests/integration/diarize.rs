@@ -282,33 +282,21 @@ fn check_live_speakers(finals: &[(f64, f64, usize)], turns: &[(f64, f64, usize)]
     );
 }
 
-/// Live: the conversation as 20 ms linear16 frames (not paced) on
-/// `WS /v1/listen?diarize=true` then `CloseStream`, and on `/ws/stt` with
-/// `config.diarize` then `stop`. Every final's words carry its speaker, ids
-/// are stable and match the voices ([`check_live_speakers`]).
-#[tokio::test]
-async fn live_listen_labels_finals_with_stable_speakers() {
+/// The finals of the conversation sent as 20 ms linear16 frames (not paced)
+/// on `WS /v1/listen?diarize=true&{query}` then `CloseStream`: every final's
+/// words carry one speaker and a `speaker_confidence`.
+async fn deepgram_live_finals(
+    server: &ServerProcess,
+    key: &str,
+    frames: &[Vec<u8>],
+    query: &str,
+) -> Vec<(f64, f64, usize)> {
     use futures_util::SinkExt as _;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     use tokio_tungstenite::tungstenite::Message;
 
-    let (audio, turns) = conversation();
-    let frames: Vec<Vec<u8>> = audio
-        .chunks(320)
-        .map(|frame| {
-            frame
-                .iter()
-                .flat_map(|s| vocalis_audio::pcm::f32_to_i16(*s).to_le_bytes())
-                .collect()
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path(), &[]);
-    let key = dev_key(dir.path());
-
-    // Deepgram.
     let mut request = format!(
-        "ws://{}/v1/listen?encoding=linear16&sample_rate=16000&diarize=true&punctuate=true",
+        "ws://{}/v1/listen?encoding=linear16&sample_rate=16000&diarize=true&punctuate=true{query}",
         server.addr
     )
     .into_client_request()
@@ -319,7 +307,7 @@ async fn live_listen_labels_finals_with_stable_speakers() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("upgrade");
-    for frame in &frames {
+    for frame in frames {
         socket
             .send(Message::Binary(frame.clone().into()))
             .await
@@ -332,9 +320,7 @@ async fn live_listen_labels_finals_with_stable_speakers() {
     let (messages, close) = crate::support::read_to_close(&mut socket).await;
     assert_eq!(close.map(|c| c.0), Some(1000), "{messages:?}");
     assert!(
-        !messages
-            .iter()
-            .any(|m| m["type"] == "Warning" && m["parameter"] == "diarize"),
+        !messages.iter().any(|m| m["type"] == "Warning"),
         "{messages:?}"
     );
     let mut finals = Vec::new();
@@ -358,21 +344,28 @@ async fn live_listen_labels_finals_with_stable_speakers() {
         let end = words[words.len() - 1]["end"].as_f64().unwrap();
         finals.push((start, end, speaker as usize));
     }
-    check_live_speakers(&finals, &turns);
+    finals
+}
 
-    // 60db.
+/// The same on `/ws/stt` with `config.diarize` (plus `config_extra`) then `stop`.
+async fn sixtydb_live_finals(
+    server: &ServerProcess,
+    key: &str,
+    frames: &[Vec<u8>],
+    config_extra: &str,
+) -> Vec<(f64, f64, usize)> {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
     let url = format!("ws://{}/ws/stt?apiKey={key}", server.addr);
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("upgrade");
-    socket
-        .send(Message::Text(
-            r#"{"type":"start","languages":["en"],"config":{"encoding":"linear","sample_rate":16000,"diarize":true}}"#
-                .into(),
-        ))
-        .await
-        .unwrap();
-    for frame in &frames {
+    let start = format!(
+        r#"{{"type":"start","languages":["en"],"config":{{"encoding":"linear","sample_rate":16000,"diarize":true{config_extra}}}}}"#
+    );
+    socket.send(Message::Text(start.into())).await.unwrap();
+    for frame in frames {
         socket
             .send(Message::Binary(frame.clone().into()))
             .await
@@ -384,6 +377,10 @@ async fn live_listen_labels_finals_with_stable_speakers() {
         .unwrap();
     let (messages, close) = crate::support::read_to_close(&mut socket).await;
     assert_eq!(close.map(|c| c.0), Some(1000), "{messages:?}");
+    assert!(
+        !messages.iter().any(|m| m["type"] == "error"),
+        "{messages:?}"
+    );
     let mut finals = Vec::new();
     for m in messages
         .iter()
@@ -404,5 +401,43 @@ async fn live_listen_labels_finals_with_stable_speakers() {
         let end = words[words.len() - 1]["end"].as_f64().unwrap();
         finals.push((start, end, speaker as usize));
     }
-    check_live_speakers(&finals, &turns);
+    finals
+}
+
+/// Live: the conversation on `WS /v1/listen?diarize=true` and on `/ws/stt`
+/// with `config.diarize`. Every final's words carry its speaker, ids are
+/// stable and match the voices ([`check_live_speakers`]); a speaker-count
+/// hint of one (`diarize_speakers=1`, `"max_speakers":1`) caps both routes
+/// at speaker 0.
+#[tokio::test]
+async fn live_listen_labels_finals_with_stable_speakers() {
+    let (audio, turns) = conversation();
+    let frames: Vec<Vec<u8>> = audio
+        .chunks(320)
+        .map(|frame| {
+            frame
+                .iter()
+                .flat_map(|s| vocalis_audio::pcm::f32_to_i16(*s).to_le_bytes())
+                .collect()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let key = dev_key(dir.path());
+
+    check_live_speakers(
+        &deepgram_live_finals(&server, &key, &frames, "").await,
+        &turns,
+    );
+    check_live_speakers(
+        &sixtydb_live_finals(&server, &key, &frames, "").await,
+        &turns,
+    );
+    for finals in [
+        deepgram_live_finals(&server, &key, &frames, "&diarize_speakers=1").await,
+        sixtydb_live_finals(&server, &key, &frames, r#","max_speakers":1"#).await,
+    ] {
+        assert!(finals.len() >= 6, "{finals:?}");
+        assert!(finals.iter().all(|f| f.2 == 0), "{finals:?}");
+    }
 }

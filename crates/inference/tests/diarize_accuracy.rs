@@ -161,3 +161,45 @@ fn online_labels_are_stable_across_a_live_conversation() {
     assert_eq!(online.count(), 3, "{pairs:?}");
     assert!(accuracy >= 0.9, "{pairs:?}");
 }
+
+#[test]
+fn online_speaker_cap_labels_a_third_voice_with_a_known_one() {
+    use vocalis_inference::diarize::OnlineSpeakers;
+    let c = conversation(
+        &[Voice::Piper, Voice::Espeak("en+m3"), Voice::Espeak("en+f2")],
+        &[0, 1, 2, 1, 0, 2],
+        12,
+        3,
+    );
+    let embeddings: Vec<(Vec<f32>, usize)> = c
+        .turns
+        .iter()
+        .map(|&(start, end, truth)| {
+            let audio = &c.audio[(start * 16_000.0) as usize..(end * 16_000.0) as usize];
+            let embedding = diarizer()
+                .embed_utterance(audio)
+                .expect("embed")
+                .expect("long enough");
+            (embedding, truth)
+        })
+        .collect();
+    // `max_speakers=2`, and `diarize_speakers=2` (min = max = 2).
+    for min_speakers in [1, 2] {
+        let options = DiarizeOptions {
+            min_speakers,
+            max_speakers: 2,
+            ..DiarizeOptions::default()
+        };
+        let mut online = OnlineSpeakers::new(&options);
+        let pairs: Vec<(usize, usize)> = embeddings
+            .iter()
+            .map(|(embedding, truth)| (online.assign(embedding).0, *truth))
+            .collect();
+        eprintln!("online, max 2: {pairs:?}");
+        assert_eq!(online.count(), 2, "{pairs:?}");
+        assert!(pairs.iter().all(|&(id, _)| id < 2), "{pairs:?}");
+        // The two voices heard first stay apart and stable.
+        let first: Vec<(usize, usize)> = pairs.iter().copied().filter(|&(_, t)| t < 2).collect();
+        assert!(best_accuracy(&first, 2) >= 0.9, "{pairs:?}");
+    }
+}

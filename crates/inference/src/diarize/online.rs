@@ -1,6 +1,12 @@
 //! Online speaker labelling for live sessions: each finished utterance is
 //! embedded once and joins the nearest known speaker (cosine distance within
 //! the threshold) or becomes a new one, so ids stay stable for the session.
+//!
+//! Speaker-count hints: `max_speakers` (or an exact count, given as
+//! `min_speakers == max_speakers`) caps the speakers; once at the cap, a new
+//! voice is labelled with the nearest existing speaker without moving that
+//! speaker's centroid. `min_speakers` cannot be enforced online (a speaker
+//! cannot be invented before a second voice is heard) and is not used.
 
 use super::encoder::{cosine, Embedding, PARTIAL_FRAMES};
 use super::mel::{HOP, N_MELS};
@@ -19,7 +25,8 @@ pub struct OnlineSpeakers {
 }
 
 impl OnlineSpeakers {
-    /// No speakers yet; `options` gives the threshold and the maximum count.
+    /// No speakers yet; `options` gives the threshold and the maximum count
+    /// (`min_speakers` is not enforceable online and is ignored).
     pub fn new(options: &DiarizeOptions) -> Self {
         Self {
             speakers: Vec::new(),
@@ -33,8 +40,14 @@ impl OnlineSpeakers {
         self.speakers.len()
     }
 
+    /// The most speakers this session labels.
+    pub fn max_speakers(&self) -> usize {
+        self.max_speakers
+    }
+
     /// The speaker of an utterance's embedding and a 0–1 confidence; the
-    /// embedding joins that speaker's centroid.
+    /// embedding joins that speaker's centroid, unless it is a voice beyond
+    /// the speaker cap that was only labelled with its nearest speaker.
     pub fn assign(&mut self, embedding: &[f32]) -> (usize, f32) {
         let sims: Vec<f32> = self
             .speakers
@@ -42,20 +55,20 @@ impl OnlineSpeakers {
             .map(|(s, _)| cosine(s, embedding))
             .collect();
         let best = (0..sims.len()).max_by(|&a, &b| sims[a].total_cmp(&sims[b]));
-        let chosen = match best {
-            Some(b)
-                if 1.0 - sims[b] <= self.threshold || self.speakers.len() >= self.max_speakers =>
-            {
-                b
-            }
+        let (chosen, learn) = match best {
+            Some(b) if 1.0 - sims[b] <= self.threshold => (b, true),
+            // At the cap: the nearest speaker, its centroid kept clean.
+            Some(b) if self.speakers.len() >= self.max_speakers => (b, false),
             _ => {
                 self.speakers.push((vec![0.0; embedding.len()], 0));
-                self.speakers.len() - 1
+                (self.speakers.len() - 1, true)
             }
         };
-        let (sum, n) = &mut self.speakers[chosen];
-        sum.iter_mut().zip(embedding).for_each(|(s, e)| *s += e);
-        *n += 1;
+        if learn {
+            let (sum, n) = &mut self.speakers[chosen];
+            sum.iter_mut().zip(embedding).for_each(|(s, e)| *s += e);
+            *n += 1;
+        }
         let own = sims.get(chosen).copied().unwrap_or(1.0);
         let other = sims
             .iter()
@@ -124,8 +137,24 @@ mod tests {
         assert_eq!(s.assign(&b).0, 1);
         assert_eq!(s.assign(&[0.95, 0.1, 0.0]).0, 0);
         assert_eq!(s.assign(&b).0, 1);
-        // A third voice beyond max_speakers joins the nearest.
+        // A third voice beyond max_speakers joins the nearest, and does not
+        // drag that speaker's centroid towards itself.
         assert!(s.assign(&c).0 < 2);
+        assert!(s.assign(&[0.0, 0.2, 1.0]).0 < 2);
         assert_eq!(s.count(), 2);
+        assert_eq!(s.assign(&a).0, 0);
+        assert_eq!(s.assign(&b).0, 1);
+        // An exact count of one: every voice is speaker 0.
+        let one = DiarizeOptions {
+            min_speakers: 1,
+            max_speakers: 1,
+            ..DiarizeOptions::default()
+        };
+        let mut s = OnlineSpeakers::new(&one);
+        assert_eq!(s.max_speakers(), 1);
+        for e in [a, b, c] {
+            assert_eq!(s.assign(&e).0, 0);
+        }
+        assert_eq!(s.count(), 1);
     }
 }

@@ -39,6 +39,12 @@ pub struct StartConfig {
     /// Label each final (and its words) with a `speaker` (live diarization;
     /// needs the speaker model).
     pub diarize: Option<bool>,
+    /// With `diarize`: exactly this many speakers (1–16; live, at most).
+    pub diarize_speakers: Option<u32>,
+    /// With `diarize`: at least this many speakers (1–16; not enforceable live).
+    pub min_speakers: Option<u32>,
+    /// With `diarize`: at most this many speakers (1–16, default 8).
+    pub max_speakers: Option<u32>,
     /// Any other field, by name: refused at `start` (`unsupported_setting`).
     #[serde(flatten)]
     pub unknown: std::collections::BTreeMap<String, Value>,

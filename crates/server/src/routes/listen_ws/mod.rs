@@ -207,6 +207,8 @@ struct Deepgram {
     channels: usize,
     /// `diarize=true` and the speaker model installed: finals' words carry speakers.
     diarize: bool,
+    /// `diarize_speakers`, `min_speakers`, `max_speakers` (live: a cap).
+    speakers: vocalis_inference::diarize::DiarizeOptions,
 }
 
 async fn run(
@@ -252,6 +254,11 @@ async fn run(
         utterance_ends: UtteranceEnds::new(params.utterance_end_ms),
         channels: 0,
         diarize,
+        speakers: crate::routes::transcriptions::diarize::options(
+            params.diarize_speakers,
+            params.min_speakers,
+            params.max_speakers,
+        ),
     };
     let core = Core::new(meter, Limits::from_config(&state.config), metrics.clone());
     let mut dialect = Detecting::twilio_first(dialect, switch);
@@ -330,6 +337,7 @@ impl Dialect<PoolStream> for Deepgram {
                                 self.diarize
                                     .then(|| self.engines.diarizer.clone())
                                     .flatten(),
+                                &self.speakers,
                             )
                         }));
                     }

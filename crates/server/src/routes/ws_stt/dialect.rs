@@ -87,7 +87,7 @@ impl SixtyDb {
         };
         let stream = SttStream::new(accepted.input, &self.engines.vad, accepted.streaming)?
             .with_pacer(self.pacer.clone());
-        let diarize = config.as_ref().and_then(|c| c.diarize) == Some(true);
+        let diarize = accepted.diarize;
         let diarizer = diarize.then(|| self.engines.diarizer.clone()).flatten();
         if diarize && diarizer.is_none() {
             tracing::warn!(
@@ -95,7 +95,8 @@ impl SixtyDb {
                 "diarize asked on /ws/stt without the speaker model; finals carry no speaker"
             );
         }
-        core.open([PoolStream::new(stream, self.engines.clone()).with_diarizer(diarizer)]);
+        core.open([PoolStream::new(stream, self.engines.clone())
+            .with_diarizer(diarizer, &accepted.speakers)]);
         self.events.set_interim(accepted.effective.interim_results);
         out.push(json(&SttServerMessage::SessionStarted {
             session_id: self.session_id.clone(),

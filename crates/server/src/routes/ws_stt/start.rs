@@ -7,6 +7,7 @@
 //! does not know is refused by name, never ignored. Only an absent field
 //! takes its default (μ-law, 8000 Hz, 500 ms, partials on).
 
+use vocalis_inference::diarize::DiarizeOptions;
 use vocalis_inference::streaming::StreamingConfig;
 use vocalis_inference::stt::TranscribeOptions;
 
@@ -27,6 +28,9 @@ pub const CONFIG_FIELDS: &[&str] = &[
     "continuous_mode",
     "interim_results",
     "diarize",
+    "diarize_speakers",
+    "min_speakers",
+    "max_speakers",
 ];
 
 /// A `start` the server cannot accept, with its stable error code.
@@ -55,6 +59,10 @@ pub struct Accepted {
     pub input: AudioInput,
     /// Recognizer settings.
     pub streaming: StreamingConfig,
+    /// Live diarization: `diarize` asked.
+    pub diarize: bool,
+    /// Speaker-count hints for live diarization.
+    pub speakers: DiarizeOptions,
 }
 
 /// The language to decode with: one named language is fixed; several (or
@@ -176,6 +184,23 @@ pub fn accept(
             "utterance_end_ms must be within 300–10000",
         ));
     }
+    for (name, count) in [
+        ("diarize_speakers", config.diarize_speakers),
+        ("min_speakers", config.min_speakers),
+        ("max_speakers", config.max_speakers),
+    ] {
+        if count.is_some_and(|n| !(1..=16).contains(&n)) {
+            return Err(invalid(
+                "invalid_message",
+                format!("{name} must be a speaker count of 1 to 16"),
+            ));
+        }
+    }
+    let speakers = crate::routes::transcriptions::diarize::options(
+        config.diarize_speakers,
+        config.min_speakers,
+        config.max_speakers,
+    );
     let language = decode_language(languages.as_deref(), multilingual)?;
     let input_encoding = match encoding {
         SttEncoding::Mulaw => InputEncoding::Mulaw,
@@ -206,6 +231,8 @@ pub fn accept(
         },
         input,
         streaming,
+        diarize: config.diarize == Some(true),
+        speakers,
     })
 }
 
@@ -266,6 +293,11 @@ mod tests {
             (json!({"sample_rate": 0}), "unsupported_sample_rate"),
             (json!({"continuous_mode": false}), "unsupported_setting"),
             (json!({"punctuate": true}), "unsupported_setting"),
+            (
+                json!({"diarize": true, "max_speakers": 0}),
+                "invalid_message",
+            ),
+            (json!({"diarize_speakers": 17}), "invalid_message"),
         ];
         for (config, code) in cases {
             let error = accept(None, Some(&start(config.clone())), None, true).unwrap_err();
@@ -303,12 +335,25 @@ mod tests {
         // Every field the server documents is read, none is "unknown".
         let all = start(json!({
             "encoding": "linear", "sample_rate": 16000, "utterance_end_ms": 800,
-            "continuous_mode": true, "interim_results": false, "diarize": false,
+            "continuous_mode": true, "interim_results": false, "diarize": true,
+            "diarize_speakers": 2, "min_speakers": 2, "max_speakers": 3,
         }));
         assert!(all.unknown.is_empty(), "{:?}", all.unknown);
         let accepted = accept(None, Some(&all), None, true).unwrap();
         assert_eq!(accepted.effective.utterance_end_ms, 800);
         assert!(!accepted.effective.interim_results);
+        assert!(accepted.diarize);
+        // An exact count wins over the bounds.
+        assert_eq!(
+            (
+                accepted.speakers.min_speakers,
+                accepted.speakers.max_speakers
+            ),
+            (2, 2)
+        );
+        let capped = start(json!({"diarize": true, "max_speakers": 3}));
+        let accepted = accept(None, Some(&capped), None, true).unwrap();
+        assert_eq!(accepted.speakers.max_speakers, 3);
         let mut object = serde_json::Map::new();
         for field in CONFIG_FIELDS {
             object.insert((*field).to_owned(), serde_json::Value::Null);

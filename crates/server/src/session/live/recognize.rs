@@ -115,13 +115,19 @@ impl PoolStream {
     }
 
     /// Labels each final with its speaker using `diarizer` (no-op for
-    /// `None`: diarization not requested or the model not installed).
-    pub fn with_diarizer(mut self, diarizer: Option<Arc<Diarizer>>) -> Self {
+    /// `None`: diarization not requested or the model not installed), with
+    /// the client's speaker-count hints (`options.max_speakers` caps the
+    /// speakers; see [`OnlineSpeakers`]).
+    pub fn with_diarizer(
+        mut self,
+        diarizer: Option<Arc<Diarizer>>,
+        options: &DiarizeOptions,
+    ) -> Self {
         if let Some(diarizer) = diarizer {
             self.stream = self.stream.keep_final_audio();
             self.diarize = Some(Diarize {
                 diarizer,
-                speakers: OnlineSpeakers::new(&DiarizeOptions::default()),
+                speakers: OnlineSpeakers::new(options),
                 labels: VecDeque::new(),
                 labelling: None,
             });

@@ -69,8 +69,9 @@ pub struct ListenParams {
     /// `utt_split`: seconds of pause between words that start a new
     /// utterance (pre-recorded, with `utterances`); `None` = Deepgram's 0.8.
     pub utt_split: Option<f64>,
-    /// Speaker-count hints for `diarize` (pre-recorded): `diarize_speakers`
-    /// fixes the count, `min_speakers` / `max_speakers` bound it (1–16).
+    /// Speaker-count hints for `diarize`: `diarize_speakers` fixes the
+    /// count, `min_speakers` / `max_speakers` bound it (1–16). Live, only the
+    /// upper bound can be applied (a cap).
     pub diarize_speakers: Option<u32>,
     /// `min_speakers`.
     pub min_speakers: Option<u32>,
