@@ -168,3 +168,49 @@ fn the_endpoint_waits_for_the_urgent_partial_in_flight() {
     let wer = word_error_rate(&format!("{SENTENCE_1} {SENTENCE_2}"), &fin.join(" "));
     assert!(wer <= 0.1, "WER {wer:.2}: {fin:?}");
 }
+
+/// A cheap partial still in flight when the caller has been quiet long
+/// enough is reported (`speculative_partial_waiting`); cancelling it, as
+/// the server does, lets the urgent partial start at once.
+#[test]
+fn a_cheap_partial_in_flight_yields_to_the_urgent_one() {
+    let audio = read_wav("two_sentences.wav");
+    let mut worker = worker();
+    let mut rec = StreamingRecognizer::new(&vad(), StreamingConfig::default()).unwrap();
+    let mut events = Vec::new();
+    let mut held: Option<DecodeRequest> = None;
+    let mut yielded = 0;
+    for chunk in audio.chunks(320) {
+        events.extend(rec.push(chunk).unwrap());
+        if rec.speculative_partial_waiting() {
+            let cheap = held.take().expect("a cheap partial in flight");
+            let none = rec
+                .complete(cheap.ticket, Err(SttError::Cancelled))
+                .unwrap();
+            assert!(none.is_empty());
+            let next = rec.next_request().expect("the urgent partial");
+            assert!(next.urgent && next.kind == DecodeKind::Partial);
+            yielded += 1;
+            events.extend(run(&mut worker, &mut rec, next));
+        }
+        assert!(!rec.speculative_partial_waiting());
+        if held.is_none() {
+            while let Some(request) = rec.next_request() {
+                if request.kind == DecodeKind::Partial && !request.urgent {
+                    held = Some(request);
+                    break;
+                }
+                events.extend(run(&mut worker, &mut rec, request));
+            }
+        }
+    }
+    if let Some(request) = held.take() {
+        events.extend(run(&mut worker, &mut rec, request));
+    }
+    events.extend(rec.finish().unwrap());
+    while let Some(request) = rec.next_request() {
+        events.extend(run(&mut worker, &mut rec, request));
+    }
+    assert!(yielded >= 1, "{events:#?}");
+    assert_eq!(finals(&events).len(), 2, "{events:#?}");
+}

@@ -313,13 +313,18 @@ impl SttStream {
 
     /// Submits the next decode if none is in flight. Partials go to the
     /// pool at low priority, finals (and the speculative partial that
-    /// stands in for one, [`DecodeRequest::urgent`]) at high; a partial still in flight when
-    /// this stream's next final is ready is cancelled so the final never
-    /// waits behind it. A full pool skips a partial and keeps a final for a
-    /// retry; a final kept waiting longer than [`BUSY_LIMIT`] is an error.
+    /// stands in for one, [`DecodeRequest::urgent`]) at high; a partial
+    /// still in flight when this stream's next final (or speculative
+    /// partial) is ready is cancelled so the final never waits behind it.
+    /// A full pool skips a partial and keeps a final for a retry; a final
+    /// kept waiting longer than [`BUSY_LIMIT`] is an error.
     pub fn schedule(&mut self, pool: &SttPool) -> Result<(), SttStreamError> {
         if let Some(flight) = self.in_flight.take() {
-            if flight.kind == DecodeKind::Final || self.core().recognizer.queued_finals() == 0 {
+            let preempt = flight.kind == DecodeKind::Partial && {
+                let core = self.core();
+                core.recognizer.queued_finals() > 0 || core.recognizer.speculative_partial_waiting()
+            };
+            if !preempt {
                 self.in_flight = Some(flight);
                 return Ok(());
             }

@@ -44,21 +44,16 @@ impl StreamingRecognizer {
         }
         let now = self.end_sample();
         let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
-        let vad = &self.config.vad;
-        let (threshold, neg_threshold) = (vad.threshold, vad.neg_threshold);
-        let settle = ms_samples(vad.speech_pad_ms + self.config.end_pad_ms);
-        let endpointing = self.config.endpointing;
+        let quiet = self.quiet_spell();
+        let due = self.speculation_due();
         let u = self.utterance.as_mut()?;
         let len = now.saturating_sub(u.start);
         if len < samples(MIN_PARTIAL_S) {
             return None;
         }
-        let quiet = quiet_since(&u.frames, threshold, neg_threshold).filter(|_| endpointing);
-        // Quiet long enough for the final's audio (speech pad and end pad):
-        // decode it now, as the final would be, while the endpoint waits.
-        let speculative = quiet.is_some_and(|q| now >= q + settle && u.speculated != Some(q));
+        let speculative = due.is_some();
         if speculative {
-            u.speculated = quiet;
+            u.speculated = due;
         } else if quiet.is_some() || len < u.partial_len + interval || !u.speech_since_partial {
             // No cheap partial while the caller is quiet: it would only
             // delay the speculative one.
@@ -93,6 +88,50 @@ impl StreamingRecognizer {
             start: secs(start),
             urgent: speculative,
         })
+    }
+
+    /// Whether the speculative partial (see
+    /// [`PartialDecode`](super::super::PartialDecode)) is due but waits
+    /// behind this stream's cheap partial in flight: a caller that can
+    /// cancel that partial should, as for a final, so the speculative one
+    /// starts before the endpoint.
+    pub fn speculative_partial_waiting(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| f.kind == DecodeKind::Partial && !f.promotable)
+            && self.speculation_due().is_some()
+    }
+
+    /// Start (absolute samples) of the quiet spell the open utterance
+    /// ends with, when endpointing is on.
+    fn quiet_spell(&self) -> Option<u64> {
+        if !self.config.endpointing {
+            return None;
+        }
+        let vad = &self.config.vad;
+        quiet_since(
+            &self.utterance.as_ref()?.frames,
+            vad.threshold,
+            vad.neg_threshold,
+        )
+    }
+
+    /// The quiet spell a speculative partial is due for: quiet long enough
+    /// for the final's audio (speech pad and end pad) and none requested
+    /// for it yet, so it is decoded now, as the final would be, while the
+    /// endpoint is still being waited for.
+    fn speculation_due(&self) -> Option<u64> {
+        if !self.config.interim_results || self.finished {
+            return None;
+        }
+        let quiet = self.quiet_spell()?;
+        let u = self.utterance.as_ref()?;
+        let settle = ms_samples(self.config.vad.speech_pad_ms + self.config.end_pad_ms);
+        let now = self.end_sample();
+        let due = now.saturating_sub(u.start) >= samples(MIN_PARTIAL_S)
+            && now >= quiet + settle
+            && u.speculated != Some(quiet);
+        due.then_some(quiet)
     }
 
     /// Returns a request that could not be run (e.g. the pool was busy):
