@@ -1,14 +1,14 @@
 //! Fuzz target: the live [`StreamDecoder`] (WAV, Ogg Opus, WebM Opus, MP3,
-//! FLAC recognised from the first bytes) must never panic, whatever the
-//! bytes and however they are split, nor at `finish`; it never holds more
+//! FLAC, fragmented MP4/AAC recognised from the first bytes) must never
+//! panic, whatever the bytes and however they are split, nor at `finish`;
+//! it never holds more
 //! than `MAX_BUFFERED_BYTES` between pushes, never decodes more than
-//! `MAX_SECONDS_PER_PUSH` of Opus, MP3 or FLAC in one push, and every
+//! `MAX_SECONDS_PER_PUSH` of Opus, MP3, FLAC or AAC in one push, and every
 //! sample is finite.
 //!
 //! The first input byte picks the chunk size; the rest is the stream.
-//! Seeds: `fuzz/corpus/decode_stream/` holds short WebM, Ogg and WAV
-//! streams made by ffmpeg (`tone.webm`, `tone.ogg`, `tone.wav`, `tone.mp3`,
-//! `tone_bytewise.flac`), committed
+//! Seeds: `fuzz/corpus/decode_stream/` holds short streams made by ffmpeg (`tone.webm`, `tone.ogg`, `tone.wav`, `tone.mp3`,
+//! `tone_bytewise.flac`, `tone_fragmented.mp4`), committed
 //! with `git add -f` although the corpus directory is ignored; the same
 //! files seed `decode_file`, with MP4/M4A.
 

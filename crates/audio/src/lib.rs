@@ -26,8 +26,9 @@
 //! * [`wav`] — RIFF/WAVE header validation and sample reading (hound).
 //! * [`wav_stream`] — the header of a WAV that arrives in pieces (live streams).
 //! * [`stream`] — [`StreamDecoder`]: live audio fed chunk by chunk (raw, WAV,
-//!   Ogg Opus, WebM Opus, MP3, FLAC), over the private demuxers `ogg` and
-//!   `webm`, the frame splitters [`mp3_split`] and [`flac_split`] and the
+//!   Ogg Opus, WebM Opus, MP3, FLAC, fragmented MP4/AAC), over the private
+//!   demuxers `ogg` and `webm`, the splitters [`mp3_split`], [`flac_split`]
+//!   and [`mp4_split`] and the
 //!   symphonia frame decoder `stream_codec`.
 //! * `compressed` — MP3, FLAC, Ogg, WebM/Matroska and MP4/AAC through
 //!   symphonia, Opus through libopus (private).
@@ -47,6 +48,7 @@ pub mod flac_split;
 pub mod g711;
 pub mod mp3;
 pub mod mp3_split;
+pub mod mp4_split;
 mod ogg;
 pub mod ogg_opus;
 pub mod opus;

@@ -2,8 +2,9 @@
 //! chunk by chunk and decoded as far as each chunk allows — headerless
 //! G.711/linear16 described by the caller, or a container recognised from
 //! its first bytes: WAV (16-bit PCM, μ-law, A-law), Ogg Opus, WebM Opus,
-//! MP3 (split into frames by `mp3_split`) or FLAC (`flac_split`), the last
-//! two decoded frame by frame by symphonia (`stream_codec`).
+//! MP3 (split into frames by `mp3_split`), FLAC (`flac_split`) or
+//! fragmented MP4 with AAC (`mp4_split`, Safari's `MediaRecorder`), the
+//! last three decoded frame by frame by symphonia (`stream_codec`).
 //!
 //! Output is interleaved `f32` at the stream's own rate and channel count
 //! ([`StreamInfo`]); the caller mixes and resamples. Opus is decoded at the
@@ -24,6 +25,7 @@ use crate::decode::{check_source_rate, decode_interleaved_into_vec, RawEncoding}
 use crate::error::DecodeError;
 use crate::flac_split::{self, FlacSplit};
 use crate::mp3_split::{self, Mp3Split};
+use crate::mp4_split::{self, Mp4Split};
 use crate::ogg::{Demuxed, OggDemux};
 use crate::opus::{parse_head, OpusPacketDecoder};
 use crate::stream_codec::PacketCodec;
@@ -51,6 +53,8 @@ pub enum Container {
     Mp3,
     /// Native FLAC.
     Flac,
+    /// Fragmented MP4 with AAC.
+    Mp4,
 }
 
 /// What a stream turned out to hold.
@@ -71,6 +75,7 @@ enum State {
     WebM(WebmDemux),
     Mp3(Mp3Split),
     Flac(FlacSplit),
+    Mp4(Mp4Split),
     Failed(DecodeError),
 }
 
@@ -86,6 +91,7 @@ pub struct StreamDecoder {
     codec: Option<PacketCodec>,
     mp3_frames: Vec<mp3_split::Split>,
     flac_frames: Vec<flac_split::Split>,
+    mp4_frames: Vec<mp4_split::Split>,
     /// MP3 encoder delay seen before the first frame.
     mp3_delay: usize,
 }
@@ -113,6 +119,7 @@ impl StreamDecoder {
             codec: None,
             mp3_frames: Vec::new(),
             flac_frames: Vec::new(),
+            mp4_frames: Vec::new(),
             mp3_delay: 0,
         }
     }
@@ -175,6 +182,7 @@ impl StreamDecoder {
             State::WebM(demux) => demux.parse(&self.buffered, &mut self.packets)?,
             State::Mp3(split) => split.parse(&self.buffered, &mut self.mp3_frames)?,
             State::Flac(split) => split.parse(&self.buffered, &mut self.flac_frames)?,
+            State::Mp4(split) => split.parse(&self.buffered, &mut self.mp4_frames)?,
         };
         self.buffered.drain(..consumed);
         let mut frames = 0;
@@ -197,20 +205,17 @@ impl StreamDecoder {
                 .iter()
                 .any(|magic| magic.starts_with(head))
                 || flac.is_none()
-                || mp3.is_none();
+                || mp3.is_none()
+                || head.first() == Some(&0); // an MP4 box size
             return if could_be {
                 Ok(())
             } else {
                 Err(not_a_stream())
             };
         }
-        if head.get(4..8) == Some(b"ftyp") {
-            return Err(DecodeError::Unsupported {
-                what: "live MP4 (stream WebM or Ogg Opus, MP3 or FLAC; MP4 files decode whole)"
-                    .into(),
-            });
-        }
-        if OggDemux::sniff(head) {
+        if Mp4Split::sniff(head) == Some(true) {
+            self.state = State::Mp4(Mp4Split::default());
+        } else if OggDemux::sniff(head) {
             self.state = State::Ogg(OggDemux::default());
         } else if WebmDemux::sniff(head) {
             self.state = State::WebM(WebmDemux::default());
@@ -221,6 +226,9 @@ impl StreamDecoder {
             return Ok(());
         } else if mp3 == Some(true) {
             self.state = State::Mp3(Mp3Split::default());
+        } else if head.len() < 8 && !head.starts_with(b"RIFF") {
+            // MP4's `ftyp` is the second word.
+            return Ok(());
         } else {
             let Some(header) = wav_stream::parse_stream_header(head).map_err(|e| match e {
                 DecodeError::Unsupported { what } if what.contains("not WAV") => not_a_stream(),
@@ -247,7 +255,7 @@ impl StreamDecoder {
         Ok(())
     }
 
-    /// Decodes the split MP3 and FLAC frames, within [`MAX_SECONDS_PER_PUSH`].
+    /// Decodes the split MP3, FLAC and AAC frames, within [`MAX_SECONDS_PER_PUSH`].
     fn decode_frames(&mut self, frames: &mut usize, out: &mut Vec<f32>) -> Result<(), DecodeError> {
         for split in std::mem::take(&mut self.mp3_frames) {
             match split {
@@ -268,6 +276,14 @@ impl StreamDecoder {
                     self.set_codec(PacketCodec::flac(&info)?, Container::Flac);
                 }
                 flac_split::Split::Frame(frame) => self.decode_frame(&frame, frames, out)?,
+            }
+        }
+        for split in std::mem::take(&mut self.mp4_frames) {
+            match split {
+                mp4_split::Split::Config(config) => {
+                    self.set_codec(PacketCodec::aac(&config)?, Container::Mp4);
+                }
+                mp4_split::Split::Sample(frame) => self.decode_frame(&frame, frames, out)?,
             }
         }
         Ok(())
@@ -382,7 +398,8 @@ fn within_push_limit(frames: usize, rate: u32) -> Result<(), DecodeError> {
 
 fn not_a_stream() -> DecodeError {
     DecodeError::Unsupported {
-        what: "a stream that is not WAV, Ogg Opus, WebM Opus, MP3 or FLAC".into(),
+        what: "a stream that is not WAV, Ogg Opus, WebM Opus, MP3, FLAC or fragmented MP4 (AAC)"
+            .into(),
     }
 }
 

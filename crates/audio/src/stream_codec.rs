@@ -1,6 +1,7 @@
-//! Symphonia's MP3 and FLAC decoders driven packet by packet for the live
-//! [`crate::StreamDecoder`]: the splitters (`mp3_split`, `flac_split`)
-//! hand over whole frames, this decodes each into interleaved `f32`.
+//! Symphonia's MP3, FLAC and AAC decoders driven packet by packet for the
+//! live [`crate::StreamDecoder`]: the splitters (`mp3_split`, `flac_split`,
+//! `mp4_split`) hand over whole frames, this decodes each into interleaved
+//! `f32`. AAC is LC only, mono or stereo (symphonia's decoder).
 //!
 //! A frame the codec rejects is skipped (as in files); a panic inside the
 //! codec is caught and makes the stream [`DecodeError::Malformed`]. The
@@ -10,7 +11,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use symphonia::core::codecs::audio::well_known::{CODEC_ID_FLAC, CODEC_ID_MP3};
+use symphonia::core::codecs::audio::well_known::{CODEC_ID_AAC, CODEC_ID_FLAC, CODEC_ID_MP3};
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::packet::PacketRef;
 use symphonia::core::units::{Duration, Timestamp};
@@ -91,6 +92,32 @@ impl PacketCodec {
             .with_extra_data(streaminfo.to_vec().into_boxed_slice());
         Ok(Self {
             decoder: make(&params)?,
+            rate,
+            channels,
+            trim: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// An AAC decoder for the AudioSpecificConfig `config` (from MP4's `esds`).
+    pub(crate) fn aac(config: &[u8]) -> Result<Self, DecodeError> {
+        let mut params = AudioCodecParameters::new();
+        params
+            .for_codec(CODEC_ID_AAC)
+            .with_extra_data(config.to_vec().into_boxed_slice());
+        let decoder = make(&params).map_err(|e| DecodeError::Unsupported {
+            what: format!("live AAC of this kind ({e})"),
+        })?;
+        let amended = decoder.codec_params();
+        let rate = amended.sample_rate.unwrap_or_default();
+        let channels = amended.channels.as_ref().map_or(0, |c| c.count());
+        check_source_rate(rate)?;
+        let channels = u16::try_from(channels)
+            .ok()
+            .filter(|&c| c > 0)
+            .ok_or(DecodeError::ZeroChannels)?;
+        Ok(Self {
+            decoder,
             rate,
             channels,
             trim: 0,

@@ -228,3 +228,77 @@ fn flac_and_mp3_refusals_and_bounds() {
         Err(DecodeError::Unsupported { .. })
     ));
 }
+
+fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A `moov` with one sound track whose sample entry is `format`.
+fn moov(format: &[u8; 4], fragmented: bool) -> Vec<u8> {
+    let mut tkhd = vec![0; 12];
+    tkhd.extend_from_slice(&1u32.to_be_bytes());
+    let mut hdlr = vec![0; 8];
+    hdlr.extend_from_slice(b"soun");
+    let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
+    stsd.extend(mp4_box(format, &[0; 28]));
+    let stbl = mp4_box(b"stbl", &mp4_box(b"stsd", &stsd));
+    let mut mdia = mp4_box(b"hdlr", &hdlr);
+    mdia.extend(mp4_box(b"minf", &stbl));
+    let mut trak = mp4_box(b"tkhd", &tkhd);
+    trak.extend(mp4_box(b"mdia", &mdia));
+    let mut body = mp4_box(b"trak", &trak);
+    if fragmented {
+        body.extend(mp4_box(b"mvex", &[]));
+    }
+    mp4_box(b"moov", &body)
+}
+
+fn mp4_error(bytes: &[u8], chunk: usize) -> DecodeError {
+    let mut decoder = StreamDecoder::sniffing(RATE);
+    bytes
+        .chunks(chunk)
+        .find_map(|piece| {
+            let result = decoder.push(piece, &mut Vec::new()).err();
+            assert!(decoder.buffered() <= MAX_BUFFERED_BYTES);
+            result
+        })
+        .expect("refused")
+}
+
+#[test]
+fn mp4_refusals_are_named_and_bounded() {
+    let ftyp = mp4_box(b"ftyp", b"iso5\0\0\0\0");
+    // Another codec in the sound track.
+    let mut opus = ftyp.clone();
+    opus.extend(moov(b"Opus", true));
+    let error = mp4_error(&opus, 3);
+    assert!(error.to_string().contains("`Opus`"), "{error}");
+    // Samples indexed only in the moov (no mvex): not fragmented.
+    let mut plain = ftyp.clone();
+    plain.extend(moov(b"mp4a", false));
+    assert!(mp4_error(&plain, 10).to_string().contains("live MP4 audio"));
+    let mut early = ftyp.clone();
+    early.extend(mp4_box(b"mdat", &[0; 100]));
+    assert!(mp4_error(&early, 10).to_string().contains("not fragmented"));
+    // A moov over the limit is refused from its header, never buffered.
+    let mut huge = ftyp.clone();
+    huge.extend_from_slice(&((mp4_split::MAX_BOX_BYTES + 9) as u32).to_be_bytes());
+    huge.extend_from_slice(b"moov");
+    huge.resize(3 << 20, 0);
+    assert!(matches!(
+        mp4_error(&huge, 65_536),
+        DecodeError::Unsupported { .. }
+    ));
+    // A large free box streams past unbuffered; the stream waits for its moov.
+    let mut free = ftyp.clone();
+    free.extend(mp4_box(b"free", &vec![0; 3 << 20]));
+    let mut decoder = StreamDecoder::sniffing(RATE);
+    for piece in free.chunks(100_000) {
+        decoder.push(piece, &mut Vec::new()).unwrap();
+        assert!(decoder.buffered() < 16);
+    }
+    assert!(decoder.info().is_none());
+}

@@ -3,8 +3,9 @@
 //! ffmpeg's AAC in MP4 and M4A (Safari, phones). Files decode through
 //! [`decode_file`]; WebM and Ogg streams also decode chunk by chunk through
 //! [`StreamDecoder`], and so do MP3 (libmp3lame, with its Xing/LAME tag or
-//! piped) and FLAC (written to a file or piped, so STREAMINFO has no
-//! totals); truncated and corrupted copies give typed errors or
+//! piped), FLAC (written to a file or piped, so STREAMINFO has no totals)
+//! and fragmented MP4 with AAC (Safari's `MediaRecorder` timeslices);
+//! truncated and corrupted copies give typed errors or
 //! the audio before the damage, never a panic. Opus and FLAC output is
 //! checked by ffmpeg and by this crate's own decoder.
 //!
@@ -276,11 +277,84 @@ fn live_mp3_and_flac_streams_decode_chunk_by_chunk() {
     assert!((seconds - SECONDS).abs() < 0.1, "{seconds} s");
 }
 
+/// Fragmented MP4 with AAC the way Safari's `MediaRecorder` sends it: an
+/// empty `moov`, then a `moof` + `mdat` per timeslice.
+fn fragmented_mp4(dir: &Path) -> Vec<u8> {
+    piped(
+        dir,
+        &[
+            "-c:a",
+            "aac",
+            "-f",
+            "mp4",
+            "-movflags",
+            "empty_moov+default_base_moof",
+            "-frag_duration",
+            "250000",
+        ],
+    )
+}
+
+#[test]
+fn live_fragmented_mp4_decodes_chunk_by_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_fragment = piped(
+        dir.path(),
+        &[
+            "-c:a",
+            "aac",
+            "-f",
+            "mp4",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+        ],
+    );
+    for (name, bytes) in [
+        ("timeslices", fragmented_mp4(dir.path())),
+        ("one fragment", one_fragment),
+    ] {
+        let (whole, kind, rate, channels) = stream_to_end(&bytes, bytes.len());
+        assert_eq!((kind, rate, channels), (Container::Mp4, RATE, 1), "{name}");
+        for chunk in [1, 7, 160, 4_096] {
+            let (pieces, ..) = stream_to_end(&bytes, chunk);
+            assert_eq!(pieces, whole, "{name} in {chunk}-byte chunks");
+        }
+        // The same samples as the file decoder (both keep AAC's priming).
+        let decoded = decode_file(&bytes, None, RATE).unwrap().samples;
+        let len = decoded.len().min(whole.len());
+        assert!(
+            len + 1_024 >= whole.len().max(decoded.len()),
+            "{name}: {} vs {}",
+            whole.len(),
+            decoded.len()
+        );
+        let error = whole[..len]
+            .iter()
+            .zip(&decoded[..len])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(error < 1e-3, "{name}: max difference {error}");
+        let seconds = whole.len() as f64 / f64::from(RATE);
+        assert!((seconds - SECONDS).abs() < 0.15, "{name}: {seconds} s");
+        assert_tone(&whole[4_000..28_000], RATE, name);
+    }
+    // An MP4 that is not fragmented is refused by name, not misread.
+    let all = fixtures(dir.path());
+    let plain = &all.iter().find(|(n, _)| *n == "mp4").unwrap().1;
+    let mut decoder = StreamDecoder::sniffing(RATE);
+    let error = plain
+        .chunks(1_000)
+        .find_map(|piece| decoder.push(piece, &mut Vec::new()).err())
+        .expect("refused");
+    assert!(error.to_string().contains("not fragmented"), "{error}");
+}
+
 #[test]
 fn damaged_containers_are_typed_errors_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let mut all = fixtures(dir.path());
     all.push(("live webm", live_webm(dir.path())));
+    all.push(("fragmented mp4", fragmented_mp4(dir.path())));
     for (name, bytes) in &all {
         // A header cut short is an error, not audio.
         assert!(
@@ -351,6 +425,7 @@ fn mutated_containers_never_panic_and_stay_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let mut all = fixtures(dir.path());
     all.push(("live webm", live_webm(dir.path())));
+    all.push(("fragmented mp4", fragmented_mp4(dir.path())));
     let mut rng = Lcg(0x5EED);
     for (name, bytes) in &all {
         for round in 0..150 {
