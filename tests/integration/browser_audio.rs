@@ -5,9 +5,9 @@
 //! `/v1/audio/transcriptions` and `POST /v1/listen` (also as Deepgram's
 //! `encoding=opus|ogg-opus|flac` and raw linear16 at 11 025 Hz); speech
 //! written as Ogg Opus and FLAC and transcribed back; truncated and damaged
-//! containers answered with stable 4xx codes; and WebM, Ogg, MP3 and FLAC
-//! streams sent in small chunks on `WS /v1/listen` (MP3 and FLAC at about
-//! twice real time, as a live encoder would send them).
+//! containers answered with stable 4xx codes; and WebM, Ogg, MP3, FLAC and
+//! fragmented MP4 (Safari) streams sent in small chunks on `WS /v1/listen`
+//! (MP3, FLAC and MP4 at about twice real time, as a live encoder would).
 
 use std::path::Path;
 use std::process::Command;
@@ -348,7 +348,7 @@ async fn stream_paced(
 }
 
 #[tokio::test]
-async fn webm_ogg_mp3_and_flac_streams_on_listen_ws() {
+async fn webm_ogg_mp3_flac_and_mp4_streams_on_listen_ws() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]);
     let key = dev_key(data.path());
@@ -418,16 +418,8 @@ async fn webm_ogg_mp3_and_flac_streams_on_listen_ws() {
         "flac: {duration} vs {seconds}"
     );
 
-    // Ogg Vorbis is not a live codec: 1008 DATA-0000.
-    let vorbis = ffmpeg(&wav_path, &["-c:a", "libvorbis", "-f", "ogg"]);
-    let mut socket = connect(&server, &key, "").await;
-    socket
-        .send(Message::Binary(vorbis[..4_000].to_vec().into()))
-        .await
-        .unwrap();
-    let (_, close) = read_to_close(&mut socket).await;
-    assert_eq!(close, Some((1008, "DATA-0000".to_owned())));
-    // Nor is MP4 (Safari's MediaRecorder): 1008 DATA-0000, not a crash.
+    // Fragmented MP4 with AAC as Safari's MediaRecorder sends it (a moof
+    // and mdat per 250 ms timeslice), 4 KB messages at twice real time.
     let mp4 = ffmpeg(
         &wav_path,
         &[
@@ -436,12 +428,25 @@ async fn webm_ogg_mp3_and_flac_streams_on_listen_ws() {
             "-f",
             "mp4",
             "-movflags",
-            "frag_keyframe+empty_moov",
+            "empty_moov+default_base_moof",
+            "-frag_duration",
+            "250000",
         ],
     );
+    let pace = seconds / mp4.len() as f64;
+    let (text, duration) = stream_paced(&server, &key, "punctuate=true", &mp4, 4_096, pace).await;
+    assert!(wer(SENTENCE, &text) <= 0.15, "mp4: {text:?}");
+    // AAC keeps its encoder priming (about 20–60 ms).
+    assert!(
+        (duration - seconds).abs() < 0.15,
+        "mp4: {duration} vs {seconds}"
+    );
+
+    // Ogg Vorbis is not a live codec: 1008 DATA-0000.
+    let vorbis = ffmpeg(&wav_path, &["-c:a", "libvorbis", "-f", "ogg"]);
     let mut socket = connect(&server, &key, "").await;
     socket
-        .send(Message::Binary(mp4[..4_000.min(mp4.len())].to_vec().into()))
+        .send(Message::Binary(vorbis[..4_000].to_vec().into()))
         .await
         .unwrap();
     let (_, close) = read_to_close(&mut socket).await;

@@ -2,7 +2,8 @@
 //! query (`encoding`, `sample_rate`, `channels`), or a container recognised
 //! from the first bytes by `vocalis-audio`'s [`StreamDecoder`] — WAV, Ogg
 //! Opus (Firefox, `encoding=opus|ogg-opus`), WebM Opus (Chrome's
-//! `MediaRecorder`), MP3 or FLAC (`encoding=flac`) — whose decoded samples
+//! `MediaRecorder`), MP3, FLAC (`encoding=flac`) or fragmented MP4 with AAC
+//! (Safari's `MediaRecorder`) — whose decoded samples
 //! continue as 16-bit PCM at the stream's own rate; split per channel when
 //! `multichannel=true`, hashed for `Metadata`. At `CloseStream`,
 //! [`ChannelAudio::finish`] releases what only the end completes (FLAC's
@@ -83,8 +84,8 @@ pub fn raw_format(params: &ListenParams) -> Result<Option<StreamFormat>, ApiErro
         other => {
             return Err(ApiError::InvalidPayload(format!(
                 "encoding `{other}` is not supported for live audio; use linear16, mulaw, alaw, \
-                 opus (Ogg or WebM) or flac, or stream WAV, Ogg Opus, WebM Opus, MP3 or FLAC \
-                 without `encoding`"
+                 opus (Ogg or WebM) or flac, or stream WAV, Ogg Opus, WebM Opus, MP3, FLAC or \
+                 fragmented MP4 (AAC) without `encoding`"
             )))
         }
     };
@@ -331,8 +332,8 @@ mod tests {
     #[test]
     fn other_containers_are_undecodable() {
         let mut audio = ChannelAudio::new(&params(""));
-        let error = audio.push(b"\0\0\0\x20ftypM4A \0\0\0\0").unwrap_err();
-        assert!(error.to_string().contains("live MP4"), "{error}");
+        let error = audio.push(b"MThd\0\0\0\x06 a MIDI file").unwrap_err();
+        assert!(error.to_string().contains("MP3, FLAC"), "{error}");
         // An Ogg page of another codec is refused by name.
         let mut page = b"OggS\0\x02".to_vec();
         page.extend_from_slice(&[0; 20]);
