@@ -19,7 +19,19 @@
 //!   deterministic); the finals are joined.
 //!
 //! WER is summed over all calls (errors / reference words). `--verbose`
-//! prints every call whose live text differs from the file text.
+//! prints every final (its span, loudness of its end, prompt) and every call
+//! whose live text differs from the file text. The last line gives the
+//! finals' cost: encoder frames (the `audio_ctx` each final ran with; 1500
+//! for the full window) and process CPU seconds per final (whisper.cpp's
+//! threads spin while waiting, so on a loaded machine this overstates the
+//! work; compare frames). The run also checks that the live path's 16 kHz
+//! samples equal the file path's.
+//!
+//! Experiments on the finals only (applied by this example around the
+//! recogniser's decode requests; issue 9): `--final-ctx full|margin:N`
+//! (encoder window), `--final-tail-ms MS` (zeros appended),
+//! `--final-no-prompt` (no carried context), `--final-lead-ms MS` (the audio
+//! before the utterance decoded too, its words dropped by timestamp).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,10 +39,11 @@ use std::sync::Arc;
 
 use vocalis_audio::{g711, pcm, StreamingResampler};
 use vocalis_inference::phonemize::PhonemizerConfig;
-use vocalis_inference::streaming::{StreamEvent, StreamingConfig, StreamingRecognizer};
+use vocalis_inference::streaming::{DecodeKind, StreamEvent, StreamingConfig, StreamingRecognizer};
 use vocalis_inference::stt::wer::{normalize_words, word_error_rate};
 use vocalis_inference::stt::{
-    AudioCtx, SttModel, SttModelConfig, SttWorker, Transcribe, TranscribeOptions,
+    audio_ctx_for, sized_ctx, AudioCtx, SttModel, SttModelConfig, SttWorker, Transcribe,
+    TranscribeOptions, AUTO_MIN,
 };
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
 use vocalis_inference::{runtime, PiperVoice, SessionOptions, SynthesisOptions, VoiceFiles};
@@ -84,6 +97,15 @@ struct Args {
     end_pad_ms: Option<u32>,
     no_context: bool,
     full_ctx: bool,
+    /// Experiment: the finals' encoder window (`auto`, `full`, `margin:N`).
+    final_ctx: String,
+    /// Experiment: milliseconds of zeros appended to every final's audio.
+    final_tail_ms: u32,
+    /// Experiment: decode finals without the carried context.
+    final_no_prompt: bool,
+    /// Experiment: audio before the utterance decoded with each final (its
+    /// words are dropped).
+    final_lead_ms: u32,
 }
 
 fn parse_args() -> Result<Args, Error> {
@@ -97,6 +119,10 @@ fn parse_args() -> Result<Args, Error> {
         end_pad_ms: None,
         no_context: false,
         full_ctx: false,
+        final_ctx: "auto".into(),
+        final_tail_ms: 0,
+        final_no_prompt: false,
+        final_lead_ms: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -110,6 +136,10 @@ fn parse_args() -> Result<Args, Error> {
             "--voices" => args.voices = it.next().ok_or("--voices LIST")?,
             "--no-context" => args.no_context = true,
             "--full-audio-ctx" => args.full_ctx = true,
+            "--final-ctx" => args.final_ctx = it.next().ok_or("--final-ctx auto|full|margin:N")?,
+            "--final-tail-ms" => args.final_tail_ms = it.next().ok_or("MS")?.parse()?,
+            "--final-no-prompt" => args.final_no_prompt = true,
+            "--final-lead-ms" => args.final_lead_ms = it.next().ok_or("MS")?.parse()?,
             "--no-interim" => args.interim = false,
             "--verbose" => args.verbose = true,
             other => return Err(format!("unknown argument {other}").into()),
@@ -242,28 +272,36 @@ fn calls(voices: &[&str]) -> Result<Vec<Call>, Error> {
     Ok(calls)
 }
 
-fn file_text(worker: &mut SttWorker, mulaw: &[u8]) -> Result<String, Error> {
+/// The whole call at 16 kHz, as the file path decodes it.
+fn file_audio(mulaw: &[u8]) -> Result<Vec<f32>, Error> {
     let pcm8: Vec<f32> = mulaw
         .iter()
         .map(|&b| pcm::i16_to_f32(g711::mulaw_to_linear(b)))
         .collect();
-    let audio = vocalis_audio::resample(&pcm8, 8_000, 16_000)?;
+    Ok(vocalis_audio::resample(&pcm8, 8_000, 16_000)?)
+}
+
+fn file_text(worker: &mut SttWorker, audio: &[f32]) -> Result<String, Error> {
     Ok(worker
-        .transcribe(&audio, &TranscribeOptions::default())?
+        .transcribe(audio, &TranscribeOptions::default())?
         .text())
 }
 
-/// The live path, frame by frame; returns the finals' texts.
+/// The live path, frame by frame; returns the finals' texts and the 16 kHz
+/// audio the recogniser was given.
 fn live_texts(
     worker: &mut SttWorker,
     vad: &Vad,
     config: &StreamingConfig,
     mulaw: &[u8],
-) -> Result<Vec<String>, Error> {
+    exp: &Experiment,
+    cost: &mut FinalCost,
+) -> Result<(Vec<String>, Vec<f32>), Error> {
     let mut rec = StreamingRecognizer::new(vad, config.clone())?;
     let mut resampler = StreamingResampler::new(8_000, 16_000)?;
     let mut events = Vec::new();
     let mut pcm16 = Vec::new();
+    let mut stream = Vec::new();
     for frame in mulaw.chunks(160) {
         let pcm8: Vec<f32> = frame
             .iter()
@@ -272,20 +310,141 @@ fn live_texts(
         pcm16.clear();
         resampler.push(&pcm8, &mut pcm16)?;
         events.extend(rec.push(&pcm16)?);
-        events.extend(rec.run_pending(worker)?);
+        stream.extend_from_slice(&pcm16);
+        events.extend(run_pending(&mut rec, worker, exp, cost, &stream)?);
     }
     pcm16.clear();
     resampler.flush(&mut pcm16)?;
     events.extend(rec.push(&pcm16)?);
+    stream.extend_from_slice(&pcm16);
     events.extend(rec.finish()?);
-    events.extend(rec.run_pending(worker)?);
-    Ok(events
+    events.extend(run_pending(&mut rec, worker, exp, cost, &stream)?);
+    let texts = events
         .into_iter()
         .filter_map(|e| match e {
             StreamEvent::Final { text, .. } => Some(text),
             _ => None,
         })
-        .collect())
+        .collect();
+    Ok((texts, stream))
+}
+
+/// Experimental changes to the finals' decodes (applied here, outside the
+/// recogniser).
+struct Experiment {
+    final_ctx: String,
+    final_tail_ms: u32,
+    final_no_prompt: bool,
+    final_lead_ms: u32,
+    verbose: bool,
+}
+
+/// Encoder work and CPU time spent on finals.
+#[derive(Default)]
+struct FinalCost {
+    finals: usize,
+    frames: u64,
+    cpu_ticks: u64,
+}
+
+/// User + system CPU time of this process, clock ticks (1/100 s).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // Fields 14 and 15 of the line; `after` starts at field 3.
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
+fn run_pending(
+    rec: &mut StreamingRecognizer,
+    worker: &mut SttWorker,
+    exp: &Experiment,
+    cost: &mut FinalCost,
+    stream: &[f32],
+) -> Result<Vec<StreamEvent>, Error> {
+    let mut events = Vec::new();
+    while let Some(mut request) = rec.next_request() {
+        let is_final = request.kind == DecodeKind::Final;
+        let mut lead_s = 0.0;
+        if is_final {
+            if exp.final_no_prompt {
+                request.options.initial_prompt = None;
+            }
+            if exp.verbose {
+                let a = &request.audio;
+                let rms = |x: &[f32]| {
+                    10.0 * (x.iter().map(|s| s * s).sum::<f32>() / x.len().max(1) as f32 + 1e-10)
+                        .log10()
+                };
+                println!(
+                    "  final {:.2}-{:.2} s: rms {:.0} dB, last 100 ms {:.0} dB, last 300 ms {:.0} dB; prompt {:?}",
+                    request.start,
+                    request.start + a.len() as f64 / 16_000.0,
+                    rms(a),
+                    rms(&a[a.len().saturating_sub(1600)..]),
+                    rms(&a[a.len().saturating_sub(4800)..]),
+                    request.options.initial_prompt
+                );
+            }
+            let start = (request.start * 16_000.0).round() as usize;
+            let lead = (exp.final_lead_ms as usize * 16).min(start);
+            if lead > 0 {
+                let mut audio = stream[start - lead..start].to_vec();
+                audio.extend_from_slice(&request.audio);
+                request.audio = audio;
+            }
+            lead_s = lead as f64 / 16_000.0;
+            let tail = exp.final_tail_ms as usize * 16;
+            if tail > 0 {
+                request.audio.resize(request.audio.len() + tail, 0.0);
+            }
+            request.options.audio_ctx = match exp.final_ctx.as_str() {
+                "auto" => request.options.audio_ctx,
+                "full" => AudioCtx::Full,
+                m => {
+                    let margin: i32 = m.strip_prefix("margin:").ok_or("final ctx")?.parse()?;
+                    match sized_ctx(request.audio.len(), 1500, margin, AUTO_MIN) {
+                        0 => AudioCtx::Full,
+                        n => AudioCtx::Fixed(n as u16),
+                    }
+                }
+            };
+        }
+        let before = cpu_ticks();
+        let mut result = worker.transcribe(&request.audio, &request.options);
+        if let (true, Ok(t)) = (lead_s > 0.0, result.as_mut()) {
+            t.words.retain(|w| (w.start + w.end) / 2.0 >= lead_s);
+            t.shift(-lead_s);
+            let text = t
+                .words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if exp.verbose {
+                println!("    with lead: {:?} -> {text:?}", t.text());
+            }
+            t.segments.truncate(1);
+            if let Some(seg) = t.segments.first_mut() {
+                seg.text = text;
+            }
+        }
+        if is_final {
+            cost.finals += 1;
+            cost.cpu_ticks += cpu_ticks() - before;
+            cost.frames += match audio_ctx_for(request.audio.len(), 1500, request.options.audio_ctx)
+            {
+                0 => 1500,
+                n => n as u64,
+            };
+        }
+        events.extend(rec.complete(request.ticket, result)?);
+    }
+    Ok(events)
 }
 
 fn errors(reference: &str, hypothesis: &str) -> (f64, usize) {
@@ -330,9 +489,25 @@ fn main() -> Result<(), Error> {
     let calls = calls(&voices)?;
     let seconds: f64 = calls.iter().map(|c| c.mulaw.len() as f64 / 8000.0).sum();
     let (mut file_err, mut live_err, mut words, mut finals) = (0.0, 0.0, 0usize, 0usize);
+    let exp = Experiment {
+        final_ctx: args.final_ctx.clone(),
+        final_tail_ms: args.final_tail_ms,
+        final_no_prompt: args.final_no_prompt,
+        final_lead_ms: args.final_lead_ms,
+        verbose: args.verbose,
+    };
+    let mut cost = FinalCost::default();
+    let (mut same_samples, mut max_diff) = (true, 0.0f32);
     for call in &calls {
-        let whole = file_text(&mut worker, &call.mulaw)?;
-        let live = live_texts(&mut worker, &vad, &config, &call.mulaw)?;
+        let audio = file_audio(&call.mulaw)?;
+        let whole = file_text(&mut worker, &audio)?;
+        let (live, stream) = live_texts(&mut worker, &vad, &config, &call.mulaw, &exp, &mut cost)?;
+        if stream.len() != audio.len() {
+            same_samples = false;
+        }
+        for (a, b) in stream.iter().zip(&audio) {
+            max_diff = max_diff.max((a - b).abs());
+        }
         finals += live.len();
         let joined = live.join(" ");
         let (fe, n) = errors(&call.reference, &whole);
@@ -367,6 +542,20 @@ fn main() -> Result<(), Error> {
         100.0 * file_err / words as f64,
         100.0 * live_err / words as f64,
         100.0 * (live_err - file_err) / words as f64
+    );
+    println!(
+        "finals decoded: {} (final_ctx {}, final_tail_ms {}, final_lead_ms {}, final_no_prompt {}), \
+         {:.0} encoder frames and {:.3} process CPU s per final",
+        cost.finals,
+        exp.final_ctx,
+        exp.final_tail_ms,
+        exp.final_lead_ms,
+        exp.final_no_prompt,
+        cost.frames as f64 / cost.finals.max(1) as f64,
+        cost.cpu_ticks as f64 / 100.0 / cost.finals.max(1) as f64
+    );
+    println!(
+        "live 16 kHz samples vs file samples: same length {same_samples}, max |difference| {max_diff:e}"
     );
     Ok(())
 }
