@@ -3,9 +3,10 @@ live `WS /v1/listen`: a telephony-style μ-law 8 kHz stream sent in real time,
 20 ms per frame, with the SDK's own `Finalize` and `CloseStream`; every
 message must parse into the SDK's typed models (and validate strictly, not
 only through its lenient fallback). Plus the raw `websockets` library for the
-close code of an undecodable (MP3) stream."""
+live MP3 stream and the close code of an undecodable (MIDI) stream."""
 
 import hashlib
+import json
 import threading
 import time
 
@@ -170,16 +171,38 @@ def ogg_crc(data):
     return crc
 
 
-def test_live_mp3_stream_is_refused_with_data_0000(server, tmp_path):
-    # Ogg Opus and WebM Opus are live containers now; MP3 is not.
+def test_live_mp3_stream_is_transcribed(server, tmp_path):
+    # MP3 (like Ogg Opus, WebM Opus, FLAC and fragmented MP4) is a live
+    # container: detected from its first bytes, decoded frame by frame.
     url = server.url.replace("http://", "ws://") + "/v1/listen?model=nova-2&punctuate=true"
     audio = speak(SENTENCE, tmp_path / "sentence.mp3", "mp3").read_bytes()
     assert audio[:3] == b"ID3" or audio[0] == 0xFF
     received = []
     with ws_connect(url, additional_headers={"Authorization": f"Token {server.key}"}) as ws:
+        for offset in range(0, len(audio), 1024):
+            ws.send(audio[offset : offset + 1024])
+        ws.send('{"type": "CloseStream"}')
         try:
-            for offset in range(0, len(audio), 1024):
-                ws.send(audio[offset : offset + 1024])
+            while True:
+                received.append(json.loads(ws.recv(timeout=TIMEOUT)))
+        except websockets.ConnectionClosed:
+            pass
+        except TimeoutError:
+            pytest.fail(f"the server kept the socket open; got {received}")
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
+    finals = [m for m in received if m.get("type") == "Results" and m.get("is_final")]
+    transcript = " ".join(m["channel"]["alternatives"][0]["transcript"] for m in finals)
+    assert wer(SENTENCE, transcript) <= 0.2, received
+    assert received[-1]["type"] == "Metadata", received
+
+
+def test_undecodable_stream_is_refused_with_data_0000(server):
+    # A container Vocalis cannot decode (a MIDI file) closes 1008 DATA-0000.
+    url = server.url.replace("http://", "ws://") + "/v1/listen?model=nova-2"
+    received = []
+    with ws_connect(url, additional_headers={"Authorization": f"Token {server.key}"}) as ws:
+        try:
+            ws.send(b"MThd\0\0\0\x06\0\x01\0\x02\x01\xe0" + b"MTrk" * 256)
             while True:
                 received.append(ws.recv(timeout=TIMEOUT))
         except websockets.ConnectionClosed:
