@@ -127,6 +127,20 @@ pub fn decode_language(
     })
 }
 
+/// Most unknown field names quoted in one error message.
+const MAX_NAMED_FIELDS: usize = 5;
+/// Longest unknown field name quoted in an error message, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// A client-chosen field name, cut to [`MAX_NAME_CHARS`] so an error never
+/// echoes a megabyte back.
+fn bounded_name(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_CHARS) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_owned(),
+    }
+}
+
 /// Validates a `start` (or the implicit telephony start when `config` is `None`).
 pub fn accept(
     languages: Option<Vec<String>>,
@@ -137,7 +151,18 @@ pub fn accept(
     let default = StartConfig::default();
     let config = config.unwrap_or(&default);
     if !config.unknown.is_empty() {
-        let names: Vec<String> = config.unknown.keys().map(|k| format!("`{k}`")).collect();
+        let mut names: Vec<String> = config
+            .unknown
+            .keys()
+            .take(MAX_NAMED_FIELDS)
+            .map(|k| format!("`{}`", bounded_name(k)))
+            .collect();
+        if config.unknown.len() > MAX_NAMED_FIELDS {
+            names.push(format!(
+                "and {} more",
+                config.unknown.len() - MAX_NAMED_FIELDS
+            ));
+        }
         return Err(invalid(
             "unsupported_setting",
             format!(
@@ -332,6 +357,17 @@ mod tests {
             "{}",
             error.message
         );
+        // A huge name or a thousand fields never make a huge message.
+        let mut hostile = serde_json::Map::new();
+        hostile.insert("é".repeat(100_000), json!(1));
+        for i in 0..1000 {
+            hostile.insert(format!("f{i}"), json!(i));
+        }
+        let config = start(serde_json::Value::Object(hostile));
+        let error = accept(None, Some(&config), None, true).unwrap_err();
+        assert_eq!(error.code, "unsupported_setting");
+        assert!(error.message.len() < 1000, "{}", error.message.len());
+        assert!(error.message.contains("more"), "{}", error.message);
         // Every field the server documents is read, none is "unknown".
         let all = start(json!({
             "encoding": "linear", "sample_rate": 16000, "utterance_end_ms": 800,
