@@ -20,8 +20,8 @@
 
 mod framer;
 mod session;
-mod synth;
-mod text;
+pub(crate) mod synth;
+pub(crate) mod text;
 
 use std::time::Duration;
 
