@@ -297,8 +297,8 @@ async fn undecodable_audio_closes_1008_data_0000() {
     let mut socket = connect(&server, &dev_key(data.path()), "").await;
     socket
         .send(Message::Binary(
-            // FLAC is a file format, not one of the live containers.
-            b"fLaC\0\0\0\x22 definitely not a live stream"
+            // A MIDI file: not audio any live container carries.
+            b"MThd\0\0\0\x06\0\x01\0\x02\x01\xe0 definitely not audio"
                 .to_vec()
                 .into(),
         ))

@@ -214,3 +214,43 @@ fn a_cheap_partial_in_flight_yields_to_the_urgent_one() {
     assert!(yielded >= 1, "{events:#?}");
     assert_eq!(finals(&events).len(), 2, "{events:#?}");
 }
+
+/// Audio that arrives faster than it is decoded (a burst, or a busy box):
+/// the speculative partial still decodes what the final would (up to the
+/// quiet spell plus the pads), not everything received by then, so its
+/// text does not depend on timing.
+#[test]
+fn a_burst_does_not_stretch_the_speculative_partial() {
+    let mut audio = read_wav("two_sentences.wav");
+    let speech_samples = audio.len();
+    audio.extend(std::iter::repeat_n(0.0f32, 16_000 * 2));
+    let config = StreamingConfig {
+        utterance_end_ms: 5_000,
+        ..StreamingConfig::default()
+    };
+    let mut rec = StreamingRecognizer::new(&vad(), config).unwrap();
+    // Everything arrives before any decode is asked for.
+    for chunk in audio.chunks(320) {
+        rec.push(chunk).unwrap();
+    }
+    let mut urgent = Vec::new();
+    while let Some(request) = rec.next_request() {
+        let end = (request.start * 16_000.0).round() as usize + request.audio.len();
+        if request.kind == DecodeKind::Partial && request.urgent {
+            urgent.push(end);
+        }
+        let ticket = request.ticket;
+        rec.complete(ticket, Err(SttError::Cancelled)).ok();
+    }
+    assert!(
+        !urgent.is_empty(),
+        "a speculative partial after 2 s of quiet"
+    );
+    for end in urgent {
+        assert!(
+            end < speech_samples + 16_000,
+            "the speculative partial ends {:.2} s after the speech's file end",
+            (end as f64 - speech_samples as f64) / 16_000.0
+        );
+    }
+}

@@ -46,12 +46,17 @@ impl StreamingRecognizer {
         let interval = samples(f64::from(self.config.interim_interval_ms) / 1000.0);
         let quiet = self.quiet_spell();
         let due = self.speculation_due();
+        let settle = ms_samples(self.config.vad.speech_pad_ms + self.config.end_pad_ms);
         let u = self.utterance.as_mut()?;
         let len = now.saturating_sub(u.start);
         if len < samples(MIN_PARTIAL_S) {
             return None;
         }
         let speculative = due.is_some();
+        // The speculative partial decodes what the final would: up to the
+        // quiet spell plus the speech and end pads, however much audio has
+        // arrived meanwhile (a client sending faster than real time).
+        let end = due.map_or(now, |quiet| (quiet + settle).min(now));
         if speculative {
             u.speculated = due;
         } else if quiet.is_some() || len < u.partial_len + interval || !u.speech_since_partial {
@@ -75,7 +80,7 @@ impl StreamingRecognizer {
             kind: DecodeKind::Partial,
             utterance: id,
             start,
-            end: now,
+            end,
             partials_sent: false,
             reason: FinalReason::Endpoint,
             promotable: speculative,
@@ -83,7 +88,7 @@ impl StreamingRecognizer {
         Some(DecodeRequest {
             ticket,
             kind: DecodeKind::Partial,
-            audio: self.slice(start, now).to_vec(),
+            audio: self.slice(start, end).to_vec(),
             options,
             start: secs(start),
             urgent: speculative,
