@@ -36,6 +36,8 @@ fn speech(sentence: &[u8], seconds: f64) -> Vec<u8> {
 /// A live `/ws/stt` session driven step by step.
 struct Live {
     socket: Socket,
+    /// Messages read before `finish` (up to `session_started`).
+    seen: Vec<Value>,
 }
 
 impl Live {
@@ -50,7 +52,28 @@ impl Live {
             .send(Message::Text(start.to_string().into()))
             .await
             .unwrap();
-        Self { socket }
+        Self {
+            socket,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads until the server has started the session (kept for `finish`).
+    async fn wait_started(&mut self) {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(60), self.socket.next())
+                .await
+                .expect("the server answers `start` within 60 s");
+            let Some(Ok(Message::Text(text))) = next else {
+                panic!("no session_started: {:?} after {:#?}", next, self.seen);
+            };
+            let message: Value = serde_json::from_str(&text).unwrap();
+            let started = message["type"] == "session_started";
+            self.seen.push(message);
+            if started {
+                return;
+            }
+        }
     }
 
     /// Sends audio in 20 ms frames; false once the server ended the session.
@@ -74,7 +97,7 @@ impl Live {
             .socket
             .send(Message::Text(json!({"type": "stop"}).to_string().into()))
             .await;
-        let mut messages = Vec::new();
+        let mut messages = std::mem::take(&mut self.seen);
         loop {
             let next = tokio::time::timeout(Duration::from_secs(180), self.socket.next())
                 .await
@@ -233,8 +256,19 @@ async fn two_replicas_share_one_postgres_and_survive_its_restart() {
         ],
     );
     let long = speech(&sentence, 30.0);
+    // Both sessions are admitted before either sends audio: otherwise one
+    // replica may spend the credit before the other has started.
+    let (mut live_a, mut live_b) = tokio::join!(Live::open(&a, &tight), Live::open(&b, &tight));
+    tokio::join!(live_a.wait_started(), live_b.wait_started());
+    let stream = |mut live: Live| {
+        let long = &long;
+        async move {
+            live.send(long).await;
+            live.finish().await
+        }
+    };
     let ((on_a, code_a, reason_a), (on_b, code_b, reason_b)) =
-        tokio::join!(session(&a, &tight, &long), session(&b, &tight, &long));
+        tokio::join!(stream(live_a), stream(live_b));
     assert_eq!(
         (code_a, reason_a.as_str()),
         (1008, "INSUFFICIENT_CREDITS"),
