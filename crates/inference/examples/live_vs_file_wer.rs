@@ -33,7 +33,10 @@
 //! `--final-no-prompt` (no carried context), `--final-lead-ms MS` (the audio
 //! before the utterance decoded too, its words dropped by timestamp).
 
-use std::path::PathBuf;
+#[path = "support/live_calls.rs"]
+mod live_calls;
+
+use live_calls::*;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -47,45 +50,6 @@ use vocalis_inference::stt::{
 };
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
 use vocalis_inference::{runtime, PiperVoice, SessionOptions, SynthesisOptions, VoiceFiles};
-
-type Error = Box<dyn std::error::Error>;
-
-/// What callers say; some with commas and two sentences in one turn, so
-/// in-sentence pauses are part of the test.
-const SENTENCES: &[&str] = &[
-    "Hi, I am calling about the invoice you sent me last week.",
-    "The amount is wrong. It should be two hundred and forty dollars.",
-    "Can you put me through to someone in the billing department?",
-    "I have been waiting on hold for almost twenty minutes now.",
-    "My account number starts with seven, four, nine and ends with two.",
-    "We moved to a new apartment, so the address has changed.",
-    "The new street is Maple Avenue, number fifteen, second floor.",
-    "Is it possible to schedule the installation for next Wednesday?",
-    "Actually, Thursday would be better because I work from home then.",
-    "The router keeps restarting, and the lights blink orange.",
-    "I already tried unplugging it twice. Nothing changed at all.",
-    "Could you send a technician to look at the cable outside?",
-    "Please make sure they call me before they arrive.",
-    "My phone number is the same as the one on the account.",
-    "Thank you, that was very helpful. Have a nice day.",
-    "Good morning, I would like to book a table for four people.",
-    "Around seven thirty tonight, if you still have space.",
-    "One of our guests is allergic to peanuts and shellfish.",
-    "Do you have parking nearby, or should we take a taxi?",
-    "I need to reschedule my dentist appointment on Monday.",
-    "The doctor asked me to come back in two weeks for a check up.",
-    "Can I pay with a credit card over the phone?",
-    "The package was left at the wrong door, and now it is missing.",
-    "I would like to speak to a manager about this problem, please.",
-];
-
-const VOICES: &str = "piper:en_US-joe-medium,espeak:en-us+m3,espeak:en-us+f3,espeak:en-gb+m2";
-const UTTERANCES_PER_CALL: usize = 4;
-/// Pauses between utterances cycle through these (ms).
-const PAUSES_MS: [usize; 3] = [700, 1000, 1300];
-const LEAD_MS: usize = 600;
-const TAIL_MS: usize = 1200;
-const CACHE_VERSION: &str = "live-wer-v1";
 
 struct Args {
     weights: String,
@@ -114,7 +78,7 @@ fn parse_args() -> Result<Args, Error> {
         utterance_end_ms: 500,
         interim: true,
         verbose: false,
-        voices: VOICES.into(),
+        voices: VOICES.join(","),
         onset_pad_ms: None,
         end_pad_ms: None,
         no_context: false,
@@ -148,33 +112,12 @@ fn parse_args() -> Result<Args, Error> {
     Ok(args)
 }
 
-fn store_root() -> PathBuf {
-    std::env::var_os("VOCALIS_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".cache/vocalis/models"))
-}
-
-fn home() -> PathBuf {
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-}
-
-/// FNV-1a, for stable cache file names.
-fn fnv(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain([0]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 /// One sentence in one voice as 8 kHz μ-law, trimmed to its speech.
 fn clip(voice: &str, text: &str, piper: &mut Option<PiperVoice>) -> Result<Vec<u8>, Error> {
-    let dir = home().join(".cache/vocalis/live-wer");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{:016x}.ul", fnv(&[CACHE_VERSION, voice, text])));
+    let path = clip_path(voice, text);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     if let Ok(bytes) = std::fs::read(&path) {
         if !bytes.is_empty() {
             return Ok(bytes);
@@ -242,34 +185,9 @@ fn to_mulaw(samples: &[f32]) -> Vec<u8> {
     bytes
 }
 
-struct Call {
-    label: String,
-    mulaw: Vec<u8>,
-    reference: String,
-}
-
-fn calls(voices: &[&str]) -> Result<Vec<Call>, Error> {
+fn build_calls(voices: &[&str]) -> Result<Vec<Call>, Error> {
     let mut piper = None;
-    let silence = |ms: usize| vec![0xFFu8; ms * 8];
-    let mut calls = Vec::new();
-    for (v, voice) in voices.iter().enumerate() {
-        for (c, group) in SENTENCES.chunks(UTTERANCES_PER_CALL).enumerate() {
-            let mut mulaw = silence(LEAD_MS);
-            for (u, text) in group.iter().enumerate() {
-                if u > 0 {
-                    mulaw.extend(silence(PAUSES_MS[(u + c + v) % PAUSES_MS.len()]));
-                }
-                mulaw.extend(clip(voice, text, &mut piper)?);
-            }
-            mulaw.extend(silence(TAIL_MS));
-            calls.push(Call {
-                label: format!("{voice} #{c}"),
-                mulaw,
-                reference: group.join(" "),
-            });
-        }
-    }
-    Ok(calls)
+    calls(voices, |voice, text| clip(voice, text, &mut piper))
 }
 
 /// The whole call at 16 kHz, as the file path decodes it.
@@ -486,7 +404,7 @@ fn main() -> Result<(), Error> {
         ..StreamingConfig::default()
     };
     let voices: Vec<&str> = args.voices.split(',').map(str::trim).collect();
-    let calls = calls(&voices)?;
+    let calls = build_calls(&voices)?;
     let seconds: f64 = calls.iter().map(|c| c.mulaw.len() as f64 / 8000.0).sum();
     let (mut file_err, mut live_err, mut words, mut finals) = (0.0, 0.0, 0usize, 0usize);
     let exp = Experiment {

@@ -16,7 +16,10 @@
 //! Deterministic apart from the CPU times, and those are thread CPU time
 //! (`/proc/thread-self/schedstat`), so a busy machine disturbs them little.
 
-use std::path::PathBuf;
+#[path = "support/live_calls.rs"]
+mod live_calls;
+
+use live_calls::*;
 use std::sync::Arc;
 
 use vocalis_audio::{g711, pcm, StreamingResampler};
@@ -30,69 +33,6 @@ use vocalis_inference::stt::{
 };
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
 
-type Error = Box<dyn std::error::Error>;
-
-/// `live_vs_file_wer`'s sentences, voices and call layout (its clip cache
-/// is keyed by these).
-const SENTENCES: &[&str] = &[
-    "Hi, I am calling about the invoice you sent me last week.",
-    "The amount is wrong. It should be two hundred and forty dollars.",
-    "Can you put me through to someone in the billing department?",
-    "I have been waiting on hold for almost twenty minutes now.",
-    "My account number starts with seven, four, nine and ends with two.",
-    "We moved to a new apartment, so the address has changed.",
-    "The new street is Maple Avenue, number fifteen, second floor.",
-    "Is it possible to schedule the installation for next Wednesday?",
-    "Actually, Thursday would be better because I work from home then.",
-    "The router keeps restarting, and the lights blink orange.",
-    "I already tried unplugging it twice. Nothing changed at all.",
-    "Could you send a technician to look at the cable outside?",
-    "Please make sure they call me before they arrive.",
-    "My phone number is the same as the one on the account.",
-    "Thank you, that was very helpful. Have a nice day.",
-    "Good morning, I would like to book a table for four people.",
-    "Around seven thirty tonight, if you still have space.",
-    "One of our guests is allergic to peanuts and shellfish.",
-    "Do you have parking nearby, or should we take a taxi?",
-    "I need to reschedule my dentist appointment on Monday.",
-    "The doctor asked me to come back in two weeks for a check up.",
-    "Can I pay with a credit card over the phone?",
-    "The package was left at the wrong door, and now it is missing.",
-    "I would like to speak to a manager about this problem, please.",
-];
-const VOICES: &[&str] = &[
-    "piper:en_US-joe-medium",
-    "espeak:en-us+m3",
-    "espeak:en-us+f3",
-    "espeak:en-gb+m2",
-];
-const UTTERANCES_PER_CALL: usize = 4;
-const PAUSES_MS: [usize; 3] = [700, 1000, 1300];
-const LEAD_MS: usize = 600;
-const TAIL_MS: usize = 1200;
-const CACHE_VERSION: &str = "live-wer-v1";
-
-fn home() -> PathBuf {
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-}
-
-fn store_root() -> PathBuf {
-    std::env::var_os("VOCALIS_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".cache/vocalis/models"))
-}
-
-fn fnv(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain([0]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 /// CPU time of the calling thread, seconds.
 fn thread_cpu() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -101,38 +41,18 @@ fn thread_cpu() -> f64 {
         .map_or(0.0, |ns| ns / 1e9)
 }
 
-struct Call {
-    mulaw: Vec<u8>,
-    reference: String,
-}
-
-fn calls() -> Result<Vec<Call>, Error> {
-    let dir = home().join(".cache/vocalis/live-wer");
-    let silence = |ms: usize| vec![0xFFu8; ms * 8];
-    let mut calls = Vec::new();
-    for (v, voice) in VOICES.iter().enumerate() {
-        for (c, group) in SENTENCES.chunks(UTTERANCES_PER_CALL).enumerate() {
-            let mut mulaw = silence(LEAD_MS);
-            for (u, text) in group.iter().enumerate() {
-                if u > 0 {
-                    mulaw.extend(silence(PAUSES_MS[(u + c + v) % PAUSES_MS.len()]));
-                }
-                let path = dir.join(format!("{:016x}.ul", fnv(&[CACHE_VERSION, voice, text])));
-                mulaw.extend(std::fs::read(&path).map_err(|e| {
-                    format!(
-                        "{}: {e} (run the live_vs_file_wer example first)",
-                        path.display()
-                    )
-                })?);
-            }
-            mulaw.extend(silence(TAIL_MS));
-            calls.push(Call {
-                mulaw,
-                reference: group.join(" "),
-            });
-        }
-    }
-    Ok(calls)
+/// The cached calls of `live_vs_file_wer` (which builds the cache).
+fn cached_calls() -> Result<Vec<Call>, Error> {
+    calls(VOICES, |voice, text| {
+        let path = clip_path(voice, text);
+        std::fs::read(&path).map_err(|e| {
+            format!(
+                "{}: {e} (run the live_vs_file_wer example first)",
+                path.display()
+            )
+            .into()
+        })
+    })
 }
 
 #[derive(Default)]
@@ -282,7 +202,7 @@ fn main() -> Result<(), Error> {
         },
         ..StreamingConfig::default()
     };
-    let calls = calls()?;
+    let calls = cached_calls()?;
     let mut t = Totals::default();
     let (mut errors, mut words, mut seconds) = (0.0, 0usize, 0.0);
     for call in calls.iter().take(max_calls) {
