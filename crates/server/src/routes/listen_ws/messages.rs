@@ -15,7 +15,7 @@ use crate::session::live::Speaker;
 use super::input::ChannelAudio;
 use crate::metrics::Metrics;
 use crate::wire::deepgram::{
-    model_uuid, plain_word, rfc3339_now, whisper_model_info, Alternative, ListenParams,
+    model_uuid, plain_word, rfc3339_now, round_ms, whisper_model_info, Alternative, ListenParams,
     LiveChannel, Metadata, ModelInfo, Results, ResultsMetadata, SpeechStarted, Word,
 };
 
@@ -107,10 +107,6 @@ pub struct MessageWriter {
     /// Each channel's latest final speaker id: the provisional speaker of
     /// its interim words (0, the first speaker, before any final).
     last_speaker: BTreeMap<usize, u32>,
-}
-
-fn round_ms(seconds: f64) -> f64 {
-    (seconds * 1000.0).round() / 1000.0
 }
 
 impl MessageWriter {
@@ -275,18 +271,7 @@ impl MessageWriter {
     ) -> Vec<Word> {
         words
             .iter()
-            .filter_map(|w| {
-                let plain = plain_word(&w.text);
-                (!plain.is_empty()).then(|| Word {
-                    word: plain,
-                    start: round_ms(w.start),
-                    end: round_ms(w.end),
-                    confidence: w.probability.clamp(0.0, 1.0),
-                    punctuated_word: self.punctuated.then(|| w.text.trim().to_owned()),
-                    speaker: speaker.map(|(id, _)| id),
-                    speaker_confidence: speaker.and_then(|(_, c)| c),
-                })
-            })
+            .filter_map(|w| Word::from_engine(w, self.punctuated, speaker))
             .collect()
     }
 

@@ -86,6 +86,27 @@ pub fn plain_word(text: &str) -> String {
         .to_lowercase()
 }
 
+impl Word {
+    /// An engine word as a Deepgram word (`None` for punctuation only),
+    /// with `speaker` (id, confidence) when diarizing.
+    pub fn from_engine(
+        w: &vocalis_inference::stt::Word,
+        punctuated: bool,
+        speaker: Option<(u32, Option<f32>)>,
+    ) -> Option<Self> {
+        let plain = plain_word(&w.text);
+        (!plain.is_empty()).then(|| Word {
+            word: plain,
+            start: round_ms(w.start),
+            end: round_ms(w.end),
+            confidence: w.probability.clamp(0.0, 1.0),
+            punctuated_word: punctuated.then(|| w.text.trim().to_owned()),
+            speaker: speaker.map(|(id, _)| id),
+            speaker_confidence: speaker.and_then(|(_, c)| c),
+        })
+    }
+}
+
 impl Alternative {
     /// Converts an engine transcript. `punctuated` chooses Deepgram's
     /// `punctuate=true` style (cased, punctuated transcript and
@@ -94,18 +115,7 @@ impl Alternative {
         let words: Vec<Word> = transcript
             .words
             .iter()
-            .filter_map(|w| {
-                let plain = plain_word(&w.text);
-                (!plain.is_empty()).then(|| Word {
-                    word: plain,
-                    start: round_ms(w.start),
-                    end: round_ms(w.end),
-                    confidence: w.probability.clamp(0.0, 1.0),
-                    punctuated_word: punctuated.then(|| w.text.trim().to_owned()),
-                    speaker: None,
-                    speaker_confidence: None,
-                })
-            })
+            .filter_map(|w| Word::from_engine(w, punctuated, None))
             .collect();
         let transcript_text = if punctuated {
             transcript.text()
@@ -133,7 +143,8 @@ impl Alternative {
 }
 
 /// Seconds rounded to the millisecond (keeps float noise off the wire).
-fn round_ms(seconds: f64) -> f64 {
+/// Seconds rounded to the millisecond, as Deepgram reports times.
+pub(crate) fn round_ms(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }
 
