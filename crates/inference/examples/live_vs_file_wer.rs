@@ -31,7 +31,12 @@
 //! recogniser's decode requests; issue 9): `--final-ctx full|margin:N`
 //! (encoder window), `--final-tail-ms MS` (zeros appended),
 //! `--final-no-prompt` (no carried context), `--final-lead-ms MS` (the audio
-//! before the utterance decoded too, its words dropped by timestamp).
+//! before the utterance decoded too, its words dropped by timestamp, or with
+//! `--lead-drop text` the longest head that repeats the prompt's tail),
+//! `--lead-prev` (the lead reaches back to the previous final's start; with
+//! `--lead-drop align` the head that best aligns with the previous final is
+//! dropped), `--dedupe` (a run of words that repeats the run before it is
+//! dropped).
 
 #[path = "support/live_calls.rs"]
 mod live_calls;
@@ -70,6 +75,13 @@ struct Args {
     /// Experiment: audio before the utterance decoded with each final (its
     /// words are dropped).
     final_lead_ms: u32,
+    /// Experiment: how the lead's words are dropped (`time` or `text`).
+    lead_drop: String,
+    /// Experiment: drop a repeated run of words at the end of a final.
+    dedupe: bool,
+    /// Experiment: decode each final with the audio since the previous
+    /// final's start.
+    lead_prev: bool,
 }
 
 fn parse_args() -> Result<Args, Error> {
@@ -87,6 +99,9 @@ fn parse_args() -> Result<Args, Error> {
         final_tail_ms: 0,
         final_no_prompt: false,
         final_lead_ms: 0,
+        lead_drop: "time".into(),
+        dedupe: false,
+        lead_prev: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -104,6 +119,9 @@ fn parse_args() -> Result<Args, Error> {
             "--final-tail-ms" => args.final_tail_ms = it.next().ok_or("MS")?.parse()?,
             "--final-no-prompt" => args.final_no_prompt = true,
             "--final-lead-ms" => args.final_lead_ms = it.next().ok_or("MS")?.parse()?,
+            "--lead-drop" => args.lead_drop = it.next().ok_or("--lead-drop time|text")?,
+            "--dedupe" => args.dedupe = true,
+            "--lead-prev" => args.lead_prev = true,
             "--no-interim" => args.interim = false,
             "--verbose" => args.verbose = true,
             other => return Err(format!("unknown argument {other}").into()),
@@ -216,6 +234,7 @@ fn live_texts(
     cost: &mut FinalCost,
 ) -> Result<(Vec<String>, Vec<f32>), Error> {
     let mut rec = StreamingRecognizer::new(vad, config.clone())?;
+    *exp.prev.borrow_mut() = None;
     let mut resampler = StreamingResampler::new(8_000, 16_000)?;
     let mut events = Vec::new();
     let mut pcm16 = Vec::new();
@@ -254,7 +273,31 @@ struct Experiment {
     final_tail_ms: u32,
     final_no_prompt: bool,
     final_lead_ms: u32,
+    /// How the lead's words are dropped: `time` (word midpoint before the
+    /// utterance) or `text` (the longest head matching the prompt's tail).
+    lead_drop: String,
+    /// Drop a run of words that repeats the run before it.
+    dedupe: bool,
+    /// Lead = everything since the previous final's start.
+    lead_prev: bool,
+    /// The previous final: its first sample and its text.
+    prev: std::cell::RefCell<Option<(usize, String)>>,
     verbose: bool,
+}
+
+/// Word-level Levenshtein distance.
+fn edit_distance(a: &[String], b: &[String]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(x != y)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Encoder work and CPU time spent on finals.
@@ -309,7 +352,11 @@ fn run_pending(
                 );
             }
             let start = (request.start * 16_000.0).round() as usize;
-            let lead = (exp.final_lead_ms as usize * 16).min(start);
+            let lead = match (exp.lead_prev, exp.prev.borrow().as_ref()) {
+                (true, Some((prev_start, _))) => start - prev_start,
+                (true, None) => 0,
+                _ => (exp.final_lead_ms as usize * 16).min(start),
+            };
             if lead > 0 {
                 let mut audio = stream[start - lead..start].to_vec();
                 audio.extend_from_slice(&request.audio);
@@ -334,8 +381,57 @@ fn run_pending(
         }
         let before = cpu_ticks();
         let mut result = worker.transcribe(&request.audio, &request.options);
-        if let (true, Ok(t)) = (lead_s > 0.0, result.as_mut()) {
-            t.words.retain(|w| (w.start + w.end) / 2.0 >= lead_s);
+        if let (true, Ok(t)) = (lead_s > 0.0 || (is_final && exp.dedupe), result.as_mut()) {
+            if exp.dedupe {
+                let norm: Vec<String> = t
+                    .words
+                    .iter()
+                    .map(|w| normalize_words(&w.text).join(" "))
+                    .collect();
+                let n = norm.len();
+                if let Some(k) = (3..=n / 2)
+                    .rev()
+                    .find(|&k| norm[n - 2 * k..n - k] == norm[n - k..])
+                {
+                    t.words.truncate(n - k);
+                }
+            }
+            if lead_s == 0.0 {
+            } else if exp.lead_drop == "align" {
+                let prev = exp
+                    .prev
+                    .borrow()
+                    .as_ref()
+                    .map(|p| p.1.clone())
+                    .unwrap_or_default();
+                let p = normalize_words(&prev);
+                let d: Vec<String> = t
+                    .words
+                    .iter()
+                    .map(|w| normalize_words(&w.text).join(" "))
+                    .collect();
+                let k = (0..=d.len().min(p.len() + 4))
+                    .min_by_key(|&k| (edit_distance(&d[..k], &p), k))
+                    .filter(|&k| 3 * edit_distance(&d[..k], &p) <= p.len())
+                    .unwrap_or(0);
+                t.words.drain(..k);
+            } else if exp.lead_drop == "text" {
+                let prompt = request.options.initial_prompt.clone().unwrap_or_default();
+                let tail = normalize_words(&prompt);
+                let heads: Vec<String> = t
+                    .words
+                    .iter()
+                    .map(|w| normalize_words(&w.text).join(" "))
+                    .collect();
+                let max = heads.len().min(tail.len()).min(8);
+                let k = (1..=max)
+                    .rev()
+                    .find(|&k| heads[..k].join(" ") == tail[tail.len() - k..].join(" "))
+                    .unwrap_or(0);
+                t.words.drain(..k);
+            } else {
+                t.words.retain(|w| (w.start + w.end) / 2.0 >= lead_s);
+            }
             t.shift(-lead_s);
             let text = t
                 .words
@@ -359,6 +455,13 @@ fn run_pending(
                 0 => 1500,
                 n => n as u64,
             };
+        }
+        if is_final {
+            if let Ok(t) = &result {
+                let start = (request.start * 16_000.0).round() as usize;
+                let text = t.text();
+                *exp.prev.borrow_mut() = Some((start, text));
+            }
         }
         events.extend(rec.complete(request.ticket, result)?);
     }
@@ -412,6 +515,10 @@ fn main() -> Result<(), Error> {
         final_tail_ms: args.final_tail_ms,
         final_no_prompt: args.final_no_prompt,
         final_lead_ms: args.final_lead_ms,
+        lead_drop: args.lead_drop.clone(),
+        dedupe: args.dedupe,
+        lead_prev: args.lead_prev,
+        prev: Default::default(),
         verbose: args.verbose,
     };
     let mut cost = FinalCost::default();
