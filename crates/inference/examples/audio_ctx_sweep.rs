@@ -77,10 +77,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/vocalis/models"))
         })
         .ok_or("set VOCALIS_MODELS")?;
-    let model = Arc::new(SttModel::load(
-        &root.join(&model_name).join("ggml-model.bin"),
-        &SttModelConfig::default(),
-    )?);
+    // A store directory (its f16 `ggml-model.bin`) or a file in it
+    // (`tiny.en/ggml-model-q8_0.bin`).
+    let model_path = if model_name.ends_with(".bin") {
+        root.join(&model_name)
+    } else {
+        root.join(&model_name).join("ggml-model.bin")
+    };
+    let model = Arc::new(SttModel::load(&model_path, &SttModelConfig::default())?);
     let n_ctx = model.n_audio_ctx();
     let mut worker = SttWorker::new(model, threads, None)?;
 
@@ -106,6 +110,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (64, 128),
         (64, 256),
         (128, 256),
+        (0, 384),
+        (32, 384),
         (64, 384),
         (128, 384),
         (64, 512),

@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! cargo run -p vocalis-inference --release --example transcribe -- \
-//!     clip.wav [model=tiny.en] [threads=2] [audio_ctx=auto|full|N] [vad=gate|off|speech]
+//!     clip.wav [model=tiny.en] [threads=2] [audio_ctx=auto|full|N] [vad=gate|off|speech] [reps=1]
 //! ```
+//!
+//! `model` is a directory of the store (its `ggml-model.bin`) or a file in
+//! it (`tiny.en/ggml-model-q8_0.bin`). With `reps` > 1 the clip is decoded
+//! that many times and the median time is printed too.
 //!
 //! The store root is `$VOCALIS_MODELS` or `~/.cache/vocalis/models`.
 
@@ -47,10 +51,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(SileroModel::load(&root.join("silero-vad/silero_vad.onnx"))?),
         VadConfig::default(),
     )?;
-    let model = Arc::new(SttModel::load(
-        &root.join(&model_name).join("ggml-model.bin"),
-        &SttModelConfig::default(),
-    )?);
+    let reps: usize = args.next().map_or(Ok(1), |s| s.parse::<usize>())?.max(1);
+    let model_path = if model_name.ends_with(".bin") {
+        root.join(&model_name)
+    } else {
+        root.join(&model_name).join("ggml-model.bin")
+    };
+    let model = Arc::new(SttModel::load(&model_path, &SttModelConfig::default())?);
     let mut worker = SttWorker::new(model, threads, Some(vad))?;
 
     let mut reader = hound::WavReader::open(&wav)?;
@@ -68,9 +75,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         vad: vad_mode,
         ..TranscribeOptions::default()
     };
-    let started = Instant::now();
-    let t = worker.transcribe(&audio, &options)?;
-    let elapsed = started.elapsed().as_secs_f64();
+    let mut times = Vec::with_capacity(reps);
+    let mut t = worker.transcribe(&audio, &options)?;
+    let elapsed = {
+        for _ in 0..reps {
+            let started = Instant::now();
+            t = worker.transcribe(&audio, &options)?;
+            times.push(started.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
     println!(
         "{:.2} s audio in {elapsed:.3} s (RTF {:.3}) language {:?}",
         t.duration_s,
