@@ -15,6 +15,8 @@
 //! stream is released by [`FlacSplit::finish`] when its CRC-16 holds.
 //! At most [`MAX_JUNK_BYTES`] bytes may precede the first frame.
 
+use crc::{Crc, CRC_16_UMTS, CRC_8_SMBUS};
+
 use crate::error::DecodeError;
 
 /// Most bytes skipped before the first frame header.
@@ -29,55 +31,21 @@ const MIN_FRAME_BYTES: usize = 9;
 /// Bytes of STREAMINFO's body.
 const STREAMINFO_LEN: usize = 34;
 
-const fn crc8_table() -> [u8; 256] {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u8;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 0x80 != 0 {
-                (c << 1) ^ 0x07
-            } else {
-                c << 1
-            };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
-
-const fn crc16_table() -> [u16; 256] {
-    let mut table = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u16) << 8;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 0x8000 != 0 {
-                (c << 1) ^ 0x8005
-            } else {
-                c << 1
-            };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
-
-static CRC8: [u8; 256] = crc8_table();
-static CRC16: [u16; 256] = crc16_table();
+/// FLAC's header CRC-8 (polynomial 0x07, initial 0: CRC-8/SMBUS).
+static CRC8: Crc<u8> = Crc::<u8>::new(&CRC_8_SMBUS);
+/// FLAC's frame CRC-16 (polynomial 0x8005, initial 0: CRC-16/UMTS).
+static CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_UMTS);
 
 fn crc8(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |c, &b| CRC8[usize::from(c ^ b)])
+    CRC8.checksum(bytes)
 }
 
+/// The running CRC-16 `c` advanced over one byte (no final XOR, so a
+/// frame followed by its own CRC-16 leaves 0).
 fn crc16_step(c: u16, b: u8) -> u16 {
-    (c << 8) ^ CRC16[usize::from((c >> 8) as u8 ^ b)]
+    let mut digest = CRC16.digest_with_initial(c);
+    digest.update(&[b]);
+    digest.finalize()
 }
 
 /// What identifies a stream's frames.
