@@ -48,9 +48,13 @@ pub fn init_tracing(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
+    // whisper.cpp reports every cancelled decode (a stale partial dropped
+    // under load) as an ERROR "failed to encode"; its real failures reach
+    // our own logs as errors with context, so its lines are shown from -v.
+    let whisper = if verbose == 0 { "off" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // The engines' own libraries log every graph transformation at info.
-        tracing_subscriber::EnvFilter::new(format!("{default},ort=warn,whisper_rs=warn"))
+        tracing_subscriber::EnvFilter::new(format!("{default},ort=warn,whisper_rs={whisper}"))
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
