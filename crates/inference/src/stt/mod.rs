@@ -33,6 +33,7 @@ pub use error::SttError;
 pub use hooks::DecodeHooks;
 pub use model::{SttModel, SttModelConfig};
 pub use options::{AudioCtx, TranscribeOptions, VadMode};
+pub use prompt::{context_tail, CONTEXT_BYTES};
 pub use transcript::{Segment, Transcript, Word};
 pub use worker::{SttWorker, Transcribe, MIN_SAMPLES};
 

@@ -67,6 +67,17 @@ pub(crate) fn bounded_prompt_text(prompt: &str) -> Option<String> {
     (out.len() > 1).then_some(out)
 }
 
+/// Bytes of earlier text carried as the next decode's prompt: a live
+/// session's previous finals, a streamed file's previous piece (about two
+/// sentences).
+pub const CONTEXT_BYTES: usize = 240;
+
+/// The end of `text` to carry as context: at most [`CONTEXT_BYTES`],
+/// trimmed, starting at a word when the text has spaces.
+pub fn context_tail(text: &str) -> &str {
+    tail_at_word_boundary(text.trim(), CONTEXT_BYTES).trim()
+}
+
 /// The last at most `max` bytes of `text`, starting after a whitespace when
 /// one falls in the first half of the window (so no word is cut in two).
 fn tail_at_word_boundary(text: &str, max: usize) -> &str {
@@ -87,6 +98,20 @@ fn tail_at_word_boundary(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_is_the_end_of_the_text_in_whole_words() {
+        assert_eq!(context_tail("  Hello there.  "), "Hello there.");
+        let long = "wörd ".repeat(100);
+        let tail = context_tail(&long);
+        assert!(tail.len() <= CONTEXT_BYTES && tail.len() > CONTEXT_BYTES - 12);
+        assert!(tail.starts_with("wörd") && tail.ends_with("wörd"), "{tail}");
+        // Text without spaces (Chinese, Japanese) keeps a bounded tail.
+        let unspaced = "語".repeat(200);
+        let tail = context_tail(&unspaced);
+        assert!(tail.len() <= CONTEXT_BYTES && tail.len() > CONTEXT_BYTES - 3);
+        assert!(unspaced.ends_with(tail));
+    }
 
     #[test]
     fn short_prompts_are_kept_with_a_leading_space() {

@@ -3,10 +3,8 @@
 //! decoding context carried from one utterance to the next.
 
 use super::*;
-use crate::stt::{sized_ctx, AudioCtx, AUTO_MARGIN};
+use crate::stt::{context_tail, sized_ctx, AudioCtx, AUTO_MARGIN};
 
-/// Most text carried from one final into the next decodes' prompt.
-const CONTEXT_BYTES: usize = 240;
 /// Encoder window of every Whisper model (30 s of 20 ms frames).
 const MODEL_AUDIO_CTX: i32 = 1500;
 /// Faster than any real speech (≈3 words/s is fast conversation).
@@ -361,7 +359,7 @@ impl StreamingRecognizer {
         }
     }
 
-    /// Keeps the end of the last final's text (at most [`CONTEXT_BYTES`],
+    /// Keeps the end of the last final's text (at most [`crate::stt::CONTEXT_BYTES`],
     /// whole words) as the next decodes' context.
     pub(super) fn set_context(&mut self, text: &str) {
         let tail = context_tail(text);
@@ -428,32 +426,4 @@ fn looks_degenerate(transcript: &Transcript, len: u64) -> bool {
         norm.windows(2 * n)
             .any(|w| w[..n] == w[n..] && w[..n].iter().any(|t| !t.is_empty()))
     })
-}
-
-/// The end of `text`: at most [`CONTEXT_BYTES`], starting at a word.
-fn context_tail(text: &str) -> &str {
-    let text = text.trim();
-    let mut from = text.len().saturating_sub(CONTEXT_BYTES);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    if from > 0 && !text[..from].ends_with(' ') {
-        from = text[from..].find(' ').map_or(text.len(), |i| from + i + 1);
-    }
-    text[from..].trim()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn context_is_the_end_of_the_text_in_whole_words() {
-        assert_eq!(context_tail("  Hello there.  "), "Hello there.");
-        let long = "wörd ".repeat(100);
-        let tail = context_tail(&long);
-        assert!(tail.len() <= CONTEXT_BYTES && tail.len() > CONTEXT_BYTES - 12);
-        assert!(tail.starts_with("wörd") && tail.ends_with("wörd"), "{tail}");
-        assert_eq!(context_tail(&"x".repeat(500)), "");
-    }
 }

@@ -24,7 +24,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 use vocalis_inference::stt::chunks::{plan_balanced, MAX_CHUNK_S};
-use vocalis_inference::stt::{TranscribeOptions, Transcript};
+use vocalis_inference::stt::{context_tail, TranscribeOptions, Transcript};
 
 use super::stt::{decoded, idle_workers, piece, share_cores, speech_regions, submit, PieceJob};
 use crate::error::{ApiError, Dialect};
@@ -41,9 +41,6 @@ use crate::wire::openai::{
 pub(crate) const STREAM_PIECE_S: f64 = 10.0;
 /// Events buffered for a slow client.
 const EVENT_BUFFER: usize = 32;
-/// Most of the previous piece's text passed on as prompt, bytes (whole
-/// words; the prompt is bounded again in tokens by the decoder).
-const CONTEXT_BYTES: usize = 240;
 
 /// Whether `stream` asks for events with `format` (`Err` when it cannot be
 /// given with that format, or is not a boolean).
@@ -98,19 +95,6 @@ fn events(transcript: &Transcript) -> Vec<TranscriptionStreamEvent> {
     events
 }
 
-/// The last `CONTEXT_BYTES` of `text`, from a word start.
-fn context(text: &str) -> &str {
-    if text.len() <= CONTEXT_BYTES {
-        return text;
-    }
-    let mut from = text.len() - CONTEXT_BYTES;
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    let tail = &text[from..];
-    tail.split_once(' ').map_or(tail, |(_, rest)| rest)
-}
-
 /// The pieces of a streamed track and how they are decoded.
 struct Plan {
     track: Vec<f32>,
@@ -129,7 +113,7 @@ impl Plan {
         let (start, end) = self.pieces[i];
         let mut options = self.options.clone();
         if self.window == 1 && !previous.is_empty() {
-            let context = context(previous);
+            let context = context_tail(previous);
             options.initial_prompt = Some(match &self.prompt {
                 Some(prompt) => format!("{context} {prompt}"),
                 None => context.to_owned(),
