@@ -51,7 +51,7 @@ use vocalis_inference::streaming::{DecodeKind, StreamEvent, StreamingConfig, Str
 use vocalis_inference::stt::wer::{normalize_words, word_error_rate};
 use vocalis_inference::stt::{
     audio_ctx_for, sized_ctx, AudioCtx, SttModel, SttModelConfig, SttWorker, Transcribe,
-    TranscribeOptions, AUTO_MIN,
+    TranscribeOptions, Word, AUTO_MIN,
 };
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
 use vocalis_inference::{runtime, PiperVoice, SessionOptions, SynthesisOptions, VoiceFiles};
@@ -285,6 +285,14 @@ struct Experiment {
     verbose: bool,
 }
 
+/// Each word of `words` normalised as the WER counts it.
+fn normalized(words: &[Word]) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| normalize_words(&w.text).join(" "))
+        .collect()
+}
+
 /// Word-level Levenshtein distance.
 fn edit_distance(a: &[String], b: &[String]) -> usize {
     let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -383,11 +391,7 @@ fn run_pending(
         let mut result = worker.transcribe(&request.audio, &request.options);
         if let (true, Ok(t)) = (lead_s > 0.0 || (is_final && exp.dedupe), result.as_mut()) {
             if exp.dedupe {
-                let norm: Vec<String> = t
-                    .words
-                    .iter()
-                    .map(|w| normalize_words(&w.text).join(" "))
-                    .collect();
+                let norm = normalized(&t.words);
                 let n = norm.len();
                 if let Some(k) = (3..=n / 2)
                     .rev()
@@ -405,11 +409,7 @@ fn run_pending(
                     .map(|p| p.1.clone())
                     .unwrap_or_default();
                 let p = normalize_words(&prev);
-                let d: Vec<String> = t
-                    .words
-                    .iter()
-                    .map(|w| normalize_words(&w.text).join(" "))
-                    .collect();
+                let d = normalized(&t.words);
                 let k = (0..=d.len().min(p.len() + 4))
                     .min_by_key(|&k| (edit_distance(&d[..k], &p), k))
                     .filter(|&k| 3 * edit_distance(&d[..k], &p) <= p.len())
@@ -418,11 +418,7 @@ fn run_pending(
             } else if exp.lead_drop == "text" {
                 let prompt = request.options.initial_prompt.clone().unwrap_or_default();
                 let tail = normalize_words(&prompt);
-                let heads: Vec<String> = t
-                    .words
-                    .iter()
-                    .map(|w| normalize_words(&w.text).join(" "))
-                    .collect();
+                let heads = normalized(&t.words);
                 let max = heads.len().min(tail.len()).min(8);
                 let k = (1..=max)
                     .rev()
