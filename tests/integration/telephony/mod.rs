@@ -309,7 +309,10 @@ async fn asterisk_chan_websocket_media_start_sets_slin16_and_ulaw() {
             .unwrap();
     }
     let text = until_final(&mut socket).await;
-    assert!(text.contains("sales"), "{text}");
+    // tiny.en hears "sale" or "sales" at 8 kHz depending on where the final's
+    // window ends (a speculative partial or the endpoint); either proves the
+    // frames were read as μ-law: misread bytes decode to noise, not words.
+    assert!(text.contains("sale"), "{text}");
 }
 
 /// Reads until the first non-empty final `transcription`; no `error` allowed.
