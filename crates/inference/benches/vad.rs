@@ -1,5 +1,6 @@
 //! Silero voice activity detection over 10 s of speech
-//! (`tests/data/two_sentences.wav`): whole-buffer speech regions, and the
+//! (`tests/data/two_sentences.wav`): whole-buffer speech regions read in
+//! batched rows on one and two threads and in one sequential pass, and the
 //! streaming detector fed 20 ms telephony-sized chunks.
 //!
 //! `cargo bench -p vocalis-inference --bench vad -- --quick`. Needs
@@ -28,6 +29,17 @@ fn vad_10s(c: &mut Criterion) {
         .throughput(Throughput::Elements(audio.len() as u64));
     group.bench_function("speech_regions", |b| {
         b.iter(|| vad.speech_regions(black_box(&audio)).unwrap())
+    });
+    group.bench_function("speech_regions_2_threads", |b| {
+        b.iter(|| vad.speech_regions_on(black_box(&audio), 2).unwrap())
+    });
+    group.bench_function("sequential_pass", |b| {
+        b.iter(|| {
+            let probs = vad
+                .frame_probabilities_sequential(black_box(&audio))
+                .unwrap();
+            vad.regions(&probs, audio.len())
+        })
     });
     group.bench_function("stream_20ms_chunks", |b| {
         b.iter(|| {

@@ -46,7 +46,8 @@ fn silence_and_noise_have_no_speech() {
 fn stream_in_20ms_chunks_matches_whole_audio() {
     let audio = read_wav("two_sentences.wav");
     let v = vad();
-    let whole = v.speech_regions(&audio).unwrap();
+    let probs = v.frame_probabilities_sequential(&audio).unwrap();
+    let whole = v.regions(&probs, audio.len());
     let mut stream = v.stream();
     let mut events = Vec::new();
     for chunk in audio.chunks(320) {
@@ -65,6 +66,40 @@ fn stream_in_20ms_chunks_matches_whole_audio() {
         assert!((s - r.start).abs() < 1e-6, "{s} vs {r:?}");
     }
     assert!(!stream.in_speech());
+}
+
+#[test]
+fn rows_on_threads_find_the_sequential_regions() {
+    let v = vad();
+    for name in ["two_sentences.wav", "fox.wav"] {
+        let mut audio = read_wav(name);
+        // Four times over, so there are several rows to compare.
+        audio.extend(audio.clone());
+        audio.extend(audio.clone());
+        let probs = v.frame_probabilities_sequential(&audio).unwrap();
+        let exact = v.regions(&probs, audio.len());
+        // The first row starts where a single pass does: the same windows,
+        // the same context, the same state, so the same probabilities.
+        let rows = v.frame_probabilities(&audio).unwrap();
+        assert_eq!(rows.len(), probs.len());
+        for (i, (a, b)) in rows.iter().zip(&probs).take(60).enumerate() {
+            assert!((a - b).abs() < 1e-4, "{name} frame {i}: {a} vs {b}");
+        }
+        for threads in [1, 2, 3] {
+            let rows = v.speech_regions_on(&audio, threads).unwrap();
+            assert_eq!(
+                rows.len(),
+                exact.len(),
+                "{name} {threads}: {rows:?} vs {exact:?}"
+            );
+            for (a, b) in rows.iter().zip(&exact) {
+                assert!(
+                    (a.start - b.start).abs() <= 0.1 && (a.end - b.end).abs() <= 0.1,
+                    "{name} {threads}: {rows:?} vs {exact:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -118,11 +118,16 @@ impl SttWorker {
             return Err(SttError::Cancelled);
         }
 
+        let threads = if options.threads == 0 {
+            self.threads
+        } else {
+            options.threads
+        };
         let mut regions: Option<Vec<SpeechRegion>> = None;
         let mut spliced: Option<Spliced> = None;
         if let (Some(vad), mode) = (&self.vad, options.vad) {
             if mode != VadMode::Off {
-                let found = vad.speech_regions(audio)?;
+                let found = vad.speech_regions_on(audio, threads)?;
                 if found.is_empty() {
                     return Ok(Transcript::empty(duration));
                 }
@@ -141,11 +146,6 @@ impl SttWorker {
             return Err(SttError::Cancelled);
         }
 
-        let threads = if options.threads == 0 {
-            self.threads
-        } else {
-            options.threads
-        };
         let language = self.resolve_language(input, options, threads)?;
         let prompt = self.prompt_tokens(options)?;
 

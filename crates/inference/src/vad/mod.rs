@@ -1,13 +1,14 @@
 //! Voice activity detection with Silero VAD (v5/v6 ONNX) through ONNX Runtime.
 //!
 //! * [`SileroModel`] is the loaded network: one ORT session shared by every
-//!   stream (runs are serialised on a mutex; one run is ~0.1 ms).
+//!   stream (one ORT session per core, each run takes a free one).
 //! * [`SileroState`] is the per-stream recurrent state (LSTM state plus the
 //!   64-sample context the v5/v6 models expect in front of every window).
 //! * [`Detector`] turns per-frame probabilities into speech/silence decisions
 //!   with hysteresis (enter at `threshold`, leave below `neg_threshold`,
 //!   `min_speech_ms` to confirm speech, `min_silence_ms` to end it).
-//! * [`Vad`] runs all of this over whole audio ([`Vad::speech_regions`]);
+//! * [`Vad`] runs all of this over whole audio ([`Vad::speech_regions`], read
+//!   in parallel rows: see `rows`);
 //!   [`VadStream`] does it incrementally for live audio ([`VadStream::push`]).
 //!
 //! Audio is mono 16 kHz `f32`. Silero works on fixed 512-sample windows, so
@@ -16,6 +17,7 @@
 
 mod detector;
 mod error;
+mod rows;
 mod silero;
 mod stream;
 

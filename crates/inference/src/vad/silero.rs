@@ -149,6 +149,54 @@ impl SileroModel {
         Ok(())
     }
 
+    /// Advances `firsts.len()` independent streams in lockstep, as one ONNX
+    /// batch per step: stream `r` starts from a fresh state at window
+    /// `firsts[r]` and runs `steps` windows, its probabilities appended to
+    /// `out[r]`. Window `w` is `audio[w * 512..]`, behind the 64 samples
+    /// before it as context (zeros before the start and past the end). The
+    /// session lock is taken per `LOCK_BATCH` steps.
+    pub(super) fn run_rows(
+        &self,
+        audio: &[f32],
+        firsts: &[usize],
+        steps: usize,
+        out: &mut [Vec<f32>],
+    ) -> Result<(), VadError> {
+        let rows = firsts.len();
+        let width = CONTEXT_SAMPLES + FRAME_SAMPLES;
+        let mut input = vec![0.0f32; rows * width];
+        let mut state = vec![0.0f32; 2 * rows * 128];
+        let sr = [i64::from(SAMPLE_RATE)];
+        let mut step = 0;
+        while step < steps {
+            let mut session = self.session();
+            for _ in 0..LOCK_BATCH.min(steps - step) {
+                for (r, first) in firsts.iter().enumerate() {
+                    window_input(audio, first + step, &mut input[r * width..(r + 1) * width]);
+                }
+                let outputs = session.run(ort::inputs![
+                    "input" => TensorRef::from_array_view(([rows, width], &input[..]))?,
+                    "state" => TensorRef::from_array_view(([2usize, rows, 128], &state[..]))?,
+                    "sr" => TensorRef::from_array_view(([1usize], &sr[..]))?,
+                ])?;
+                let (_, probs) = outputs[0].try_extract_tensor::<f32>()?;
+                let (_, next) = outputs[1].try_extract_tensor::<f32>()?;
+                if probs.len() != rows || next.len() != state.len() {
+                    return Err(VadError::UnsupportedModel(format!(
+                        "a batch of {rows} gave {} probabilities",
+                        probs.len()
+                    )));
+                }
+                state.copy_from_slice(next);
+                for (row, p) in out.iter_mut().zip(probs) {
+                    row.push(*p);
+                }
+                step += 1;
+            }
+        }
+        Ok(())
+    }
+
     fn run(
         session: &mut Session,
         state: &mut SileroState,
@@ -172,5 +220,22 @@ impl SileroModel {
             state.state.copy_from_slice(next);
         }
         Ok(prob.first().copied().unwrap_or(0.0))
+    }
+}
+
+/// Fills `input` (64 + 512 samples) with window `w` of `audio` behind its 64
+/// samples of context, zeros where the audio does not reach.
+fn window_input(audio: &[f32], w: usize, input: &mut [f32]) {
+    input.fill(0.0);
+    let end = (w + 1) * FRAME_SAMPLES;
+    let Some(start) = (w * FRAME_SAMPLES).checked_sub(CONTEXT_SAMPLES) else {
+        // Window 0: zero context.
+        let have = end.min(audio.len());
+        input[CONTEXT_SAMPLES..CONTEXT_SAMPLES + have].copy_from_slice(&audio[..have]);
+        return;
+    };
+    if start < audio.len() {
+        let have = end.min(audio.len()) - start;
+        input[..have].copy_from_slice(&audio[start..start + have]);
     }
 }

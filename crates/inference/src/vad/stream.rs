@@ -60,8 +60,15 @@ impl Vad {
     }
 
     /// Speech probability of every 32 ms frame of `audio` (the last partial
-    /// frame is zero-padded).
+    /// frame is zero-padded), read in parallel rows on one thread (see
+    /// [`super::rows`]): close to, not exactly, a single pass.
     pub fn frame_probabilities(&self, audio: &[f32]) -> Result<Vec<f32>, VadError> {
+        super::rows::probabilities(&self.model, audio, 1)
+    }
+
+    /// Like [`frame_probabilities`](Self::frame_probabilities), read in one
+    /// sequential pass: exactly what a [`VadStream`] fed the same audio sees.
+    pub fn frame_probabilities_sequential(&self, audio: &[f32]) -> Result<Vec<f32>, VadError> {
         let full = audio.len() / FRAME_SAMPLES * FRAME_SAMPLES;
         let mut probs = Vec::with_capacity(audio.len().div_ceil(FRAME_SAMPLES));
         let mut state = SileroState::default();
@@ -76,10 +83,26 @@ impl Vad {
     }
 
     /// Speech regions of a whole mono 16 kHz recording, in order, clamped to
-    /// the audio's duration.
+    /// the audio's duration (one thread).
     pub fn speech_regions(&self, audio: &[f32]) -> Result<Vec<SpeechRegion>, VadError> {
-        let duration = audio.len() as f64 / f64::from(SAMPLE_RATE);
-        let probs = self.frame_probabilities(audio)?;
+        self.speech_regions_on(audio, 1)
+    }
+
+    /// [`speech_regions`](Self::speech_regions) read on up to `threads`
+    /// threads: for a request that has the machine to itself.
+    pub fn speech_regions_on(
+        &self,
+        audio: &[f32],
+        threads: usize,
+    ) -> Result<Vec<SpeechRegion>, VadError> {
+        let probs = super::rows::probabilities(&self.model, audio, threads)?;
+        Ok(self.regions(&probs, audio.len()))
+    }
+
+    /// The regions of a recording of `samples` samples whose frames have
+    /// the probabilities `probs`.
+    pub fn regions(&self, probs: &[f32], samples: usize) -> Vec<SpeechRegion> {
+        let duration = samples as f64 / f64::from(SAMPLE_RATE);
         let mut detector = Detector::new(self.config.clone());
         let mut regions = Vec::new();
         let mut open: Option<f64> = None;
@@ -98,7 +121,7 @@ impl Vad {
                 }
             }
         }
-        Ok(regions)
+        regions
     }
 }
 

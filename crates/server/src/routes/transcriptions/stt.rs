@@ -184,11 +184,16 @@ pub(crate) fn decoded(
 /// When no other decode is running or waiting, `jobs` decodes share every
 /// core (unless the request set its own thread count).
 pub(crate) fn share_cores(state: &AppState, options: &mut TranscribeOptions, jobs: usize) {
-    let stats = state.engines.stt.stats();
-    if options.threads == 0 && stats.busy == 0 && stats.queued == 0 {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if let (0, Some(cores)) = (options.threads, idle_cores(state)) {
         options.threads = (cores / jobs.max(1)).clamp(1, 64);
     }
+}
+
+/// The machine's cores when no decode is running or waiting.
+fn idle_cores(state: &AppState) -> Option<usize> {
+    let stats = state.engines.stt.stats();
+    (stats.busy == 0 && stats.queued == 0)
+        .then(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 /// Workers with nothing to do now (at least one).
@@ -207,15 +212,17 @@ pub(crate) fn piece(track: &[f32], start: f64, end: f64) -> Vec<f32> {
     track[from..to].to_vec()
 }
 
-/// The VAD's speech regions of `track`, found off the runtime (`None` when
-/// the VAD fails: the caller then decodes the track in one piece).
+/// The VAD's speech regions of `track`, found off the runtime, on every
+/// core when no decode is running or waiting (`None` when the VAD fails: the
+/// caller then decodes the track in one piece).
 pub(crate) async fn speech_regions(
     state: &AppState,
     track: Vec<f32>,
 ) -> Result<(Vec<f32>, Option<Vec<SpeechRegion>>), ApiError> {
     let vad = state.engines.vad.clone();
+    let threads = idle_cores(state).unwrap_or(1);
     let found = tokio::task::spawn_blocking(move || {
-        let regions = vad.speech_regions(&track);
+        let regions = vad.speech_regions_on(&track, threads);
         (track, regions)
     })
     .await
