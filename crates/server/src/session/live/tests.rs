@@ -12,7 +12,7 @@ use vocalis_inference::streaming::StreamEvent;
 
 use super::*;
 use crate::auth::Principal;
-use crate::billing::{Ledger, Prices, Service};
+use crate::billing::{Committed, Ledger, Prices, Service};
 use crate::store::tenants::PriceOverride;
 use crate::store::Store;
 
