@@ -7,7 +7,8 @@
 //! a high job evicts the oldest low one (its handle sees
 //! [`PoolError::Lost`], counted as shed), so under load partials thin out
 //! while finals keep their place; a low job finding the queue full is
-//! refused with [`PoolError::Busy`].
+//! refused with [`PoolError::Busy`]. Low jobs run on all workers but one
+//! (when there are several): a final never waits for a partial to finish.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -80,6 +81,10 @@ struct Queue<S> {
     low: VecDeque<Job<S>>,
     /// Workers waiting for a job.
     idle: usize,
+    /// Low jobs running now, and how many may run at once (all but one
+    /// worker; every worker once the pool is closing and drains).
+    running_low: usize,
+    max_low: usize,
     closed: bool,
 }
 
@@ -88,8 +93,17 @@ impl<S> Queue<S> {
         self.high.len() + self.low.len()
     }
 
-    fn pop(&mut self) -> Option<Job<S>> {
-        self.high.pop_front().or_else(|| self.low.pop_front())
+    /// The next job to run, and whether it is a low one.
+    fn pop(&mut self) -> Option<(Job<S>, bool)> {
+        if let Some(job) = self.high.pop_front() {
+            return Some((job, false));
+        }
+        if self.running_low < self.max_low || self.closed {
+            let job = self.low.pop_front()?;
+            self.running_low += 1;
+            return Some((job, true));
+        }
+        None
     }
 }
 
@@ -221,6 +235,8 @@ impl<S: Send + 'static> WorkerPool<S> {
                 high: VecDeque::new(),
                 low: VecDeque::new(),
                 idle: 0,
+                running_low: 0,
+                max_low: workers.max(2) - 1,
                 closed: false,
             }),
             ready: Condvar::new(),
@@ -381,15 +397,23 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-/// The next job, high before low; `None` once the pool is closed and the
-/// queue has drained.
-fn next_job<S>(shared: &Shared<S>) -> Option<Job<S>> {
+/// The next job, high before low (a low one only while fewer than
+/// `max_low` run), after the caller's previous job, low when `finished_low`,
+/// is counted out; `None` once the pool is closed and the queue has drained.
+fn next_job<S>(shared: &Shared<S>, finished_low: bool) -> Option<(Job<S>, bool)> {
     let mut queue = shared.lock();
+    if finished_low {
+        queue.running_low -= 1;
+        if !queue.low.is_empty() && queue.idle > 0 {
+            // A waiting worker may take a low job now.
+            shared.ready.notify_one();
+        }
+    }
     loop {
         if let Some(job) = queue.pop() {
             return Some(job);
         }
-        if queue.closed {
+        if queue.closed && queue.high.is_empty() && queue.low.is_empty() {
             return None;
         }
         queue.idle += 1;
@@ -399,10 +423,12 @@ fn next_job<S>(shared: &Shared<S>) -> Option<Job<S>> {
 }
 
 fn worker_loop<S>(mut state: S, shared: &Shared<S>, counters: &Counters) {
+    let mut finished_low = false;
     loop {
-        let Some(job) = next_job(shared) else {
+        let Some((job, low)) = next_job(shared, finished_low) else {
             return; // pool closed and drained
         };
+        finished_low = low;
         counters.queued.fetch_sub(1, Ordering::Relaxed);
         if catch_unwind(AssertUnwindSafe(|| job(&mut state))).is_err() {
             // The job's reply sender was dropped, so its handle sees `Lost`.
@@ -475,6 +501,31 @@ mod tests {
         ));
         go.send(()).unwrap();
         assert_eq!(first.wait().unwrap(), vec!["a"]);
+    }
+
+    #[test]
+    fn one_worker_is_kept_for_high_jobs() {
+        let pool = WorkerPool::new("test", 2, 4, |_| Ok::<_, ()>(())).unwrap();
+        let (started_tx, started) = mpsc::channel();
+        let (go, wait) = mpsc::channel::<()>();
+        let first = pool
+            .try_submit_with(Priority::Low, move |_, _| {
+                started_tx.send(()).unwrap();
+                wait.recv().unwrap();
+                "low 1"
+            })
+            .unwrap();
+        started.recv().unwrap();
+        let second = pool.try_submit_with(Priority::Low, |_, _| "low 2").unwrap();
+        // The other worker is idle, but kept for high jobs: the second low
+        // job waits, a high one runs at once.
+        let high = pool.try_submit_with(Priority::High, |_, _| "high").unwrap();
+        assert_eq!(high.wait().unwrap(), "high");
+        assert_eq!(pool.stats().queued, 1);
+        go.send(()).unwrap();
+        assert_eq!(first.wait().unwrap(), "low 1");
+        assert_eq!(second.wait().unwrap(), "low 2");
+        pool.shutdown();
     }
 
     #[test]
