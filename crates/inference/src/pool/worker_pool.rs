@@ -413,7 +413,7 @@ fn next_job<S>(shared: &Shared<S>, finished_low: bool) -> Option<(Job<S>, bool)>
         if let Some(job) = queue.pop() {
             return Some(job);
         }
-        if queue.closed && queue.high.is_empty() && queue.low.is_empty() {
+        if queue.closed {
             return None;
         }
         queue.idle += 1;

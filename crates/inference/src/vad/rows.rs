@@ -65,7 +65,7 @@ pub fn probabilities(
     }
     let (rows, steps) = plan(windows);
     let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
-    let mut read: Vec<Vec<f32>> = vec![Vec::with_capacity(steps); rows.len()];
+    let mut read: Vec<Vec<f32>> = (0..rows.len()).map(|_| Vec::with_capacity(steps)).collect();
     let groups = threads.clamp(1, rows.len());
     if groups == 1 {
         model.run_rows(audio, &firsts, steps, &mut read)?;
@@ -89,6 +89,15 @@ pub fn probabilities(
         probs.extend(got.iter().skip(skip).take(end - row.keep));
     }
     Ok(probs)
+}
+
+/// Every window's probability in one sequential pass (one row from window
+/// 0): exactly what a [`super::VadStream`] fed the same audio computes.
+pub fn sequential(model: &SileroModel, audio: &[f32]) -> Result<Vec<f32>, VadError> {
+    let windows = audio.len().div_ceil(FRAME_SAMPLES);
+    let mut read = vec![Vec::with_capacity(windows)];
+    model.run_rows(audio, &[0], windows, &mut read)?;
+    Ok(read.pop().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use crate::runtime::{build_session, SessionOptions};
 
 /// Context samples prepended to every window at 16 kHz.
 const CONTEXT_SAMPLES: usize = 64;
-/// Windows run per session lock in [`SileroModel::probabilities`].
+/// Steps run per session lock in `SileroModel::run_rows`, about 1 s of
+/// audio per row: a long file never stalls live streams sharing the model.
 const LOCK_BATCH: usize = 32;
 /// LSTM state size: `[2, 1, 128]`.
 const STATE_LEN: usize = 2 * 128;
@@ -127,26 +128,6 @@ impl SileroModel {
     pub fn probability(&self, state: &mut SileroState, window: &[f32]) -> Result<f32, VadError> {
         let mut session = self.session();
         Self::run(&mut session, state, window)
-    }
-
-    /// Probabilities of consecutive 512-sample windows (`audio.len()` must be
-    /// a multiple of 512). The session lock is taken per batch of
-    /// `LOCK_BATCH` (32) windows (~1 s of audio, a few ms), so a long file never
-    /// stalls live streams sharing the model.
-    pub fn probabilities(
-        &self,
-        state: &mut SileroState,
-        audio: &[f32],
-        out: &mut Vec<f32>,
-    ) -> Result<(), VadError> {
-        debug_assert_eq!(audio.len() % FRAME_SAMPLES, 0);
-        for batch in audio.chunks(FRAME_SAMPLES * LOCK_BATCH) {
-            let mut session = self.session();
-            for window in batch.chunks_exact(FRAME_SAMPLES) {
-                out.push(Self::run(&mut session, state, window)?);
-            }
-        }
-        Ok(())
     }
 
     /// Advances `firsts.len()` independent streams in lockstep, as one ONNX

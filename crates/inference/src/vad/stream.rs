@@ -69,17 +69,7 @@ impl Vad {
     /// Like [`frame_probabilities`](Self::frame_probabilities), read in one
     /// sequential pass: exactly what a [`VadStream`] fed the same audio sees.
     pub fn frame_probabilities_sequential(&self, audio: &[f32]) -> Result<Vec<f32>, VadError> {
-        let full = audio.len() / FRAME_SAMPLES * FRAME_SAMPLES;
-        let mut probs = Vec::with_capacity(audio.len().div_ceil(FRAME_SAMPLES));
-        let mut state = SileroState::default();
-        self.model
-            .probabilities(&mut state, &audio[..full], &mut probs)?;
-        if full < audio.len() {
-            let mut last = [0.0f32; FRAME_SAMPLES];
-            last[..audio.len() - full].copy_from_slice(&audio[full..]);
-            probs.push(self.model.probability(&mut state, &last)?);
-        }
-        Ok(probs)
+        super::rows::sequential(&self.model, audio)
     }
 
     /// Speech regions of a whole mono 16 kHz recording, in order, clamped to
