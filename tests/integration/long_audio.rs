@@ -1,6 +1,7 @@
 //! A file longer than Whisper's window on `/v1/audio/transcriptions`: it is
 //! cut at its pauses into pieces decoded in parallel, and the answer is one
-//! transcript with the whole recording's timestamps.
+//! transcript with the whole recording's timestamps, also when it has more
+//! pieces than the pool's queue holds.
 
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -89,4 +90,37 @@ async fn a_long_file_is_decoded_in_pieces_and_merged() {
     let last = segments.last().unwrap();
     assert!(last["start"].as_f64().unwrap() > 25.0, "{last}");
     assert!(last["end"].as_f64().unwrap() <= duration + 0.01, "{last}");
+
+    // Ten minutes of silence, then the sentences: 23 pieces, more than the
+    // pool's queue holds (16), fed as workers free up, not refused as busy.
+    let speech = vocalis_audio::decode_file(&long_recording(), Some("wav"), 16_000).unwrap();
+    let mut samples = vec![0.0f32; 16_000 * 600];
+    samples.extend_from_slice(&speech.samples);
+    let wav = vocalis_audio::encode::encode(
+        &samples,
+        16_000,
+        vocalis_audio::encode::OutputFormat::Wav,
+        16_000,
+    )
+    .unwrap();
+    let form = Form::new()
+        .part("file", Part::bytes(wav).file_name("meeting.wav"))
+        .text("model", "whisper-1")
+        .text("response_format", "verbose_json");
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/audio/transcriptions"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let text = body["text"].as_str().unwrap();
+    let error = wer(&SENTENCES.join(" "), text);
+    assert!(error <= 0.1, "WER {error:.2}: {text}");
+    // Placed in the whole file's time: within the last piece (whose sized
+    // window gives one segment from the piece's start), not at 0 s.
+    let first = body["segments"][0]["start"].as_f64().unwrap();
+    assert!(first >= 600.0 - 28.0, "{first}: {body}");
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::{future, stream, StreamExt, TryStreamExt};
 use vocalis_inference::pool::{JobHandle, PoolError};
 use vocalis_inference::stt::chunks::{merge_chunks, plan_balanced, MAX_CHUNK_S, PARALLEL_MIN_S};
 use vocalis_inference::stt::{SttError, TranscribeOptions, Transcript};
@@ -113,8 +114,10 @@ pub(crate) fn check_language(
 /// as the idle workers (or a multiple of them, each piece at most
 /// [`MAX_CHUNK_S`]; one pool job each, merged back in order), so a long
 /// file uses every worker; when no other decode is running or waiting, the
-/// jobs also share every core between them. A full queue is a 503; dropping
-/// the returned future cancels every job.
+/// jobs also share every core between them. Each track keeps at most as
+/// many pieces queued or running as there are workers, the next one going
+/// in as one finishes, so a file of any length fits the pool's queue. A
+/// full queue is a 503; dropping the returned future cancels every job.
 pub(crate) async fn transcribe_tracks(
     state: &AppState,
     tracks: Vec<Vec<f32>>,
@@ -127,31 +130,25 @@ pub(crate) async fn transcribe_tracks(
     let jobs: usize = planned.iter().map(|(_, plan)| plan.len()).sum();
     let mut options = options.clone();
     share_cores(state, &mut options, jobs);
-    let mut handles = Vec::with_capacity(planned.len());
-    for (track, plan) in &planned {
-        let mut pieces = Vec::with_capacity(plan.len());
-        for &(start, end) in plan {
-            let handle = submit(state, piece(track, start, end), options.clone())?;
-            pieces.push((start, handle));
-        }
-        handles.push((track.len(), pieces));
-    }
-    drop(planned);
-    let mut transcripts = Vec::with_capacity(handles.len());
-    for (samples, pieces) in handles {
-        let mut parts = Vec::with_capacity(pieces.len());
-        for (start, handle) in pieces {
-            parts.push((start, decoded(handle.await)?));
-        }
-        let duration = samples as f64 / f64::from(vocalis_inference::stt::SAMPLE_RATE);
-        transcripts.push(if parts.len() == 1 {
-            let (_, only) = parts.remove(0);
-            only
+    let in_flight = state.engines.stt.stats().workers.max(1);
+    let options = &options;
+    let per_track = planned.iter().map(|(track, plan)| async move {
+        let mut parts: Vec<(f64, Transcript)> = stream::iter(plan.iter().copied())
+            .map(|(start, end)| {
+                let handle = submit(state, piece(track, start, end), options.clone());
+                async move { Ok::<_, ApiError>((start, decoded(handle?.await)?)) }
+            })
+            .buffered(in_flight)
+            .try_collect()
+            .await?;
+        let duration = track.len() as f64 / f64::from(vocalis_inference::stt::SAMPLE_RATE);
+        Ok::<_, ApiError>(if parts.len() == 1 {
+            parts.remove(0).1
         } else {
             merge_chunks(parts, duration)
-        });
-    }
-    Ok(transcripts)
+        })
+    });
+    future::try_join_all(per_track).await
 }
 
 /// A pending decode of one piece.
