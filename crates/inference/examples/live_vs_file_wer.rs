@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p vocalis-inference --example live_vs_file_wer -- \
-//!     [--weights q8_0|f16] [--utterance-end-ms 500] [--no-interim] [--verbose]
+//!     [--weights q8_0|f16] [--utterance-end-ms 500] [--no-interim] [--final-beam N] [--verbose]
 //! ```
 //!
 //! Builds a clip set like `vocalis loadgen` does (the Piper voice from the
@@ -27,6 +27,9 @@
 //! work; compare frames). The run also checks that the live path's 16 kHz
 //! samples equal the file path's.
 //!
+//! `--final-beam N` sets the recogniser's `final_beam_size` (default 5;
+//! 1 is greedy, the behaviour before it).
+//!
 //! Experiments on the finals only (applied by this example around the
 //! recogniser's decode requests; issue 9): `--final-ctx full|margin:N`
 //! (encoder window), `--final-tail-ms MS` (zeros appended),
@@ -47,7 +50,9 @@ use std::sync::Arc;
 
 use vocalis_audio::{g711, pcm, StreamingResampler};
 use vocalis_inference::phonemize::PhonemizerConfig;
-use vocalis_inference::streaming::{DecodeKind, StreamEvent, StreamingConfig, StreamingRecognizer};
+use vocalis_inference::streaming::{
+    DecodeKind, StreamEvent, StreamingConfig, StreamingRecognizer, FINAL_BEAM_SIZE,
+};
 use vocalis_inference::stt::wer::{normalize_words, word_error_rate};
 use vocalis_inference::stt::{
     audio_ctx_for, sized_ctx, AudioCtx, SttModel, SttModelConfig, SttWorker, Transcribe,
@@ -75,6 +80,7 @@ struct Args {
     /// Experiment: audio before the utterance decoded with each final (its
     /// words are dropped).
     final_lead_ms: u32,
+    final_beam: usize,
     /// Experiment: how the lead's words are dropped (`time` or `text`).
     lead_drop: String,
     /// Experiment: drop a repeated run of words at the end of a final.
@@ -99,6 +105,7 @@ fn parse_args() -> Result<Args, Error> {
         final_tail_ms: 0,
         final_no_prompt: false,
         final_lead_ms: 0,
+        final_beam: FINAL_BEAM_SIZE,
         lead_drop: "time".into(),
         dedupe: false,
         lead_prev: false,
@@ -121,6 +128,7 @@ fn parse_args() -> Result<Args, Error> {
             "--final-lead-ms" => args.final_lead_ms = it.next().ok_or("MS")?.parse()?,
             "--lead-drop" => args.lead_drop = it.next().ok_or("--lead-drop time|text")?,
             "--dedupe" => args.dedupe = true,
+            "--final-beam" => args.final_beam = it.next().ok_or("--final-beam N")?.parse()?,
             "--lead-prev" => args.lead_prev = true,
             "--no-interim" => args.interim = false,
             "--verbose" => args.verbose = true,
@@ -489,6 +497,7 @@ fn main() -> Result<(), Error> {
         onset_pad_ms: args.onset_pad_ms.unwrap_or(defaults.onset_pad_ms),
         end_pad_ms: args.end_pad_ms.unwrap_or(defaults.end_pad_ms),
         carry_context: !args.no_context,
+        final_beam_size: args.final_beam,
         interim_results: args.interim,
         utterance_end_ms: args.utterance_end_ms,
         options: TranscribeOptions {
@@ -548,13 +557,14 @@ fn main() -> Result<(), Error> {
     let utterances = calls.len() * UTTERANCES_PER_CALL;
     println!(
         "{} calls, {utterances} utterances, {seconds:.0} s of 8 kHz mu-law, {words} words; \
-         tiny.en {}, utterance_end_ms {}, onset_pad_ms {}, end_pad_ms {}, carry_context {}, full audio_ctx {}, interim {}",
+         tiny.en {}, utterance_end_ms {}, onset_pad_ms {}, end_pad_ms {}, carry_context {}, final beam {}, full audio_ctx {}, interim {}",
         calls.len(),
         args.weights,
         args.utterance_end_ms,
         config.onset_pad_ms,
         config.end_pad_ms,
         config.carry_context,
+        config.final_beam_size,
         args.full_ctx,
         args.interim
     );

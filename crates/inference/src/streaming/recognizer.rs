@@ -340,7 +340,7 @@ impl StreamingRecognizer {
                 ticket: Ticket(0),
                 kind: DecodeKind::Final,
                 audio,
-                options: self.decode_options(),
+                options: self.final_options(),
                 start: secs(u.start),
                 urgent: true,
             },
@@ -408,6 +408,14 @@ impl StreamingRecognizer {
             vad: VadMode::Off,
             ..self.config.options.clone()
         }
+    }
+
+    /// Options of the decodes that make finals: [`Self::decode_options`]
+    /// with the final's beam ([`StreamingConfig::final_beam_size`]).
+    fn final_options(&self) -> TranscribeOptions {
+        let mut options = self.decode_options();
+        options.beam_size = options.beam_size.max(self.config.final_beam_size).max(1);
+        options
     }
 
     /// Changes the decode language from the next decode on (`None`: detect

@@ -39,6 +39,14 @@ pub struct StreamingConfig {
     /// conditions on the text before (default `true`; costs the prompt's
     /// tokens, a few dozen, in every decode).
     pub carry_context: bool,
+    /// Beam width of the decodes that make finals (the final decode and the
+    /// speculative partial that may become the final; default
+    /// [`FINAL_BEAM_SIZE`]; 1 is greedy). Partials made while the caller
+    /// talks stay greedy. An utterance decoded on its own misses the text
+    /// around it that whole-file decoding hears; beam search recovers most
+    /// of that (BENCHMARKS.md, "Live versus whole-file WER") for about a
+    /// fifth more CPU per final. `options.beam_size` is used when larger.
+    pub final_beam_size: usize,
     /// How partial decodes made while the caller is still talking are
     /// made cheaper than finals (see [`PartialDecode`]).
     pub partial: PartialDecode,
@@ -49,6 +57,10 @@ pub struct StreamingConfig {
     /// speech).
     pub options: TranscribeOptions,
 }
+
+/// Default [`StreamingConfig::final_beam_size`]: faster-whisper's and
+/// openai-whisper's command line's default beam.
+pub const FINAL_BEAM_SIZE: usize = 5;
 
 impl Default for StreamingConfig {
     fn default() -> Self {
@@ -61,6 +73,7 @@ impl Default for StreamingConfig {
             onset_pad_ms: 300,
             end_pad_ms: 300,
             carry_context: true,
+            final_beam_size: FINAL_BEAM_SIZE,
             partial: PartialDecode::default(),
             vad: VadConfig::default(),
             options: TranscribeOptions::default(),

@@ -22,6 +22,9 @@ pub const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
 const GATE_TOLERANCE_S: f64 = 0.2;
 /// Faster than any real speech (≈3 words/s is fast conversation).
 const MAX_WORDS_PER_SECOND: f64 = 6.0;
+/// Shortest run of words whose immediate repetition at the end of a
+/// result counts as a loop (shorter repeats are ordinary speech: "no, no").
+const MIN_LOOP_WORDS: usize = 3;
 /// whisper.cpp's limit on parallel decoders (beams / best_of).
 const MAX_DECODERS: usize = 8;
 
@@ -152,8 +155,19 @@ impl SttWorker {
         let sized = audio_ctx_for(input.len(), self.model.n_audio_ctx(), options.audio_ctx);
         let mut raw =
             self.run_whisper(input, options, &language, &prompt, threads, sized, hooks)?;
-        if sized != 0 && options.audio_ctx == AudioCtx::Auto && looks_degenerate(&raw, input.len())
-        {
+        let retry = sized != 0 && options.audio_ctx == AudioCtx::Auto;
+        if retry && options.beam_size > 1 && looks_degenerate(&raw, input.len()) {
+            // Beam search in a shortened window sometimes says the utterance
+            // again once the speech is over; greedy decoding in the same
+            // window is far cheaper than the full window and rarely does.
+            tracing::debug!(audio_ctx = sized, "degenerate beam output; retrying greedy");
+            let greedy = TranscribeOptions {
+                beam_size: 1,
+                ..options.clone()
+            };
+            raw = self.run_whisper(input, &greedy, &language, &prompt, threads, sized, hooks)?;
+        }
+        if retry && looks_degenerate(&raw, input.len()) {
             // A shortened encoder window occasionally makes Whisper loop on
             // the same sentence; redo such (rare) results with the full one.
             tracing::debug!(
@@ -393,21 +407,53 @@ fn is_hallucination(seg: &Segment, o: &TranscribeOptions) -> bool {
     seg.no_speech_prob > o.no_speech_threshold && seg.avg_logprob < o.logprob_threshold
 }
 
-/// Repeated segments or more words than anyone can say in the audio.
+/// Repeated segments, a result ending in the same words twice, or more
+/// words than anyone can say in the audio.
 fn looks_degenerate(raw: &[(Segment, Vec<RawToken>)], samples: usize) -> bool {
     let seconds = samples as f64 / SAMPLE_RATE as f64;
-    let words: usize = raw
-        .iter()
-        .map(|(s, _)| normalize_words(&s.text).len())
-        .sum();
-    let repeated = raw
-        .windows(2)
-        .any(|w| normalize_words(&w[0].0.text) == normalize_words(&w[1].0.text));
-    repeated || words as f64 > MAX_WORDS_PER_SECOND * seconds + 3.0
+    let texts: Vec<Vec<String>> = raw.iter().map(|(s, _)| normalize_words(&s.text)).collect();
+    let repeated = texts.windows(2).any(|w| w[0] == w[1]);
+    let words: Vec<String> = texts.into_iter().flatten().collect();
+    repeated || ends_repeated(&words) || words.len() as f64 > MAX_WORDS_PER_SECOND * seconds + 3.0
+}
+
+/// Whether `words` end with the same run of at least [`MIN_LOOP_WORDS`]
+/// words twice ("the lights blink. the lights blink."): a loop beam search
+/// can fall into within one segment once the speech is over.
+fn ends_repeated(words: &[String]) -> bool {
+    let n = words.len();
+    (MIN_LOOP_WORDS..=n / 2).any(|k| words[n - 2 * k..n - k] == words[n - k..])
 }
 
 fn overlaps_speech(seg: &Segment, regions: &[SpeechRegion]) -> bool {
     regions
         .iter()
         .any(|r| seg.start < r.end + GATE_TOLERANCE_S && seg.end > r.start - GATE_TOLERANCE_S)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ends_repeated;
+
+    fn words(text: &str) -> Vec<String> {
+        super::normalize_words(text)
+    }
+
+    #[test]
+    fn a_sentence_said_twice_at_the_end_is_a_loop() {
+        assert!(ends_repeated(&words(
+            "The router keeps restarting. The router keeps restarting."
+        )));
+        assert!(ends_repeated(&words("Hello there. it is on. it is on.")));
+    }
+
+    #[test]
+    fn short_or_inner_repeats_are_speech() {
+        assert!(!ends_repeated(&words("No, no. Thank you, thank you.")));
+        assert!(!ends_repeated(&words(
+            "I said it is on, it is on the table now."
+        )));
+        assert!(!ends_repeated(&words("")));
+        assert!(!ends_repeated(&words("one two three")));
+    }
 }

@@ -65,7 +65,11 @@ impl StreamingRecognizer {
         u.partial_len = len;
         u.speech_since_partial = false;
         let (id, start) = (u.id, u.start);
-        let mut options = self.decode_options();
+        let mut options = if speculative {
+            self.final_options()
+        } else {
+            self.decode_options()
+        };
         // Partials are throw-away: skip the temperature fallback.
         options.temperature_increment = 0.0;
         if speculative {
