@@ -7,7 +7,7 @@ mod stt_support;
 
 use stt_support::*;
 use vocalis_inference::streaming::{
-    DecodeKind, DecodeRequest, StreamEvent, StreamingConfig, StreamingRecognizer,
+    DecodeKind, DecodeRequest, StreamEvent, StreamingConfig, StreamingRecognizer, FINAL_BEAM_SIZE,
     PARTIAL_MIN_AUDIO_CTX,
 };
 use vocalis_inference::stt::wer::word_error_rate;
@@ -45,9 +45,14 @@ fn partials_are_cheap_while_talking_and_the_quiet_one_is_the_final() {
     let mut step = |rec: &mut StreamingRecognizer, events: &mut Vec<StreamEvent>| {
         while let Some(request) = rec.next_request() {
             match (request.kind, request.urgent) {
-                (DecodeKind::Final, _) => final_decodes += 1,
+                (DecodeKind::Final, _) => {
+                    assert_eq!(request.options.beam_size, FINAL_BEAM_SIZE);
+                    final_decodes += 1;
+                }
                 (DecodeKind::Partial, true) => {
                     assert_eq!(request.options.audio_ctx, AudioCtx::Auto);
+                    // It may become the final: decoded as one would be.
+                    assert_eq!(request.options.beam_size, FINAL_BEAM_SIZE);
                     urgent += 1;
                 }
                 (DecodeKind::Partial, false) => {
@@ -63,6 +68,10 @@ fn partials_are_cheap_while_talking_and_the_quiet_one_is_the_final() {
                         );
                     }
                     assert_eq!(request.options.initial_prompt, None);
+                    assert_eq!(
+                        request.options.beam_size, 1,
+                        "mid-speech partials are greedy"
+                    );
                     cheap += 1;
                 }
             }
