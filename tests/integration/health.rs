@@ -52,6 +52,9 @@ async fn metrics_are_prometheus_text() {
         "vocalis_stt_workers 2",
         "vocalis_stt_final_latency_seconds_count 0",
         "vocalis_stt_partials_shed_total 0",
+        "# TYPE vocalis_stt_live_beam_decodes_total counter",
+        "vocalis_stt_live_beam_decodes_total 0",
+        "vocalis_stt_live_beam_declined_total 0",
         "vocalis_stt_final_queue_wait_seconds_count 0",
         "vocalis_stt_partial_queue_wait_seconds_sum 0",
     ] {

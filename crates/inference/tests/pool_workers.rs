@@ -96,6 +96,41 @@ fn dropping_the_handle_aborts_a_running_job() {
     assert!(word_error_rate(FOX, &t.text()) <= 0.1);
 }
 
+/// A live final's beam search is granted, with every core, only while the
+/// pool is idle; with a decode running it is made greedy, and both are
+/// counted.
+#[test]
+fn a_beam_is_granted_only_on_an_idle_pool() {
+    let pool = one_worker_pool(4);
+    let asked = TranscribeOptions {
+        beam_size: 5,
+        ..TranscribeOptions::default()
+    };
+    let mut idle = asked.clone();
+    pool.fit_to_load(&mut idle, true);
+    assert_eq!(idle.beam_size, 5);
+    assert!(idle.threads >= 1, "an idle pool's final gets every core");
+    let mut partial = TranscribeOptions::default();
+    pool.fit_to_load(&mut partial, false);
+    assert_eq!(
+        (partial.beam_size, partial.threads),
+        (1, 0),
+        "partials untouched"
+    );
+
+    let (audio, options) = long_job();
+    let running = pool.try_transcribe(audio, options).unwrap();
+    let mut busy = asked.clone();
+    pool.fit_to_load(&mut busy, true);
+    assert_eq!(
+        (busy.beam_size, busy.threads),
+        (1, 0),
+        "greedy, own threads"
+    );
+    assert_eq!(pool.beam_decodes(), (1, 1));
+    drop(running);
+}
+
 #[test]
 fn explicit_cancel_reports_cancelled_and_queued_jobs_are_skipped() {
     let pool = one_worker_pool(4);

@@ -247,9 +247,15 @@ impl Metrics {
             &mut out,
         );
         for (name, help, value) in extra {
+            // Pool counters (`…_total`) only grow.
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
         out

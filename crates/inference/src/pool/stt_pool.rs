@@ -16,6 +16,8 @@ pub struct SttPool {
     pool: WorkerPool<SttWorker>,
     model: Arc<SttModel>,
     aborted: Arc<AtomicUsize>,
+    /// Decodes that asked for a beam search: granted, and made greedy.
+    beams: [AtomicUsize; 2],
 }
 
 impl SttPool {
@@ -37,7 +39,39 @@ impl SttPool {
             pool,
             model,
             aborted: Arc::new(AtomicUsize::new(0)),
+            beams: Default::default(),
         })
+    }
+
+    /// Fits a live decode to the current load. The streaming recogniser asks
+    /// for a beam search for the decodes that make finals
+    /// (`StreamingConfig::final_beam_size`); it is granted only when no
+    /// decode is running or waiting, and then an `urgent` decode (one that
+    /// makes a final) also gets every core, so a lone call's final is both
+    /// more accurate and no slower. Otherwise the decode is greedy: under
+    /// load the beam's extra CPU (about +60 % per final) would cost every
+    /// call latency.
+    pub fn fit_to_load(&self, options: &mut TranscribeOptions, urgent: bool) {
+        let stats = self.pool.stats();
+        let idle = stats.busy == 0 && stats.queued == 0;
+        if idle && urgent && options.threads == 0 {
+            options.threads = std::thread::available_parallelism().map_or(1, usize::from);
+        }
+        if options.beam_size > 1 {
+            self.beams[usize::from(!idle)].fetch_add(1, Ordering::Relaxed);
+            if !idle {
+                options.beam_size = 1;
+            }
+        }
+    }
+
+    /// Decodes that asked for a beam search ([`Self::fit_to_load`]): how
+    /// many got it, and how many were made greedy because the pool was busy.
+    pub fn beam_decodes(&self) -> (usize, usize) {
+        (
+            self.beams[0].load(Ordering::Relaxed),
+            self.beams[1].load(Ordering::Relaxed),
+        )
     }
 
     /// Decodes stopped early because their request was cancelled or dropped.

@@ -24,6 +24,7 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
         }
     }
     let (stt, tts) = state.engines.stats();
+    let (beam, greedy) = state.engines.stt.beam_decodes();
     let gauges = [
         (
             "vocalis_stt_workers_busy",
@@ -55,6 +56,16 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
             "vocalis_stt_partials_shed_total",
             "Live partial decodes evicted from a full queue by finals.",
             stt.shed as f64,
+        ),
+        (
+            "vocalis_stt_live_beam_decodes_total",
+            "Live decodes that make finals, run with a beam search (the pool was idle).",
+            beam as f64,
+        ),
+        (
+            "vocalis_stt_live_beam_declined_total",
+            "Live decodes that make finals, run greedily because the pool was busy.",
+            greedy as f64,
         ),
         (
             "vocalis_stt_final_queue_wait_seconds_sum",

@@ -18,7 +18,7 @@
 //! it); a final is retried every [`RETRY_INTERVAL`] and the stream fails with
 //! [`SttStreamError::Busy`] once it has waited [`BUSY_LIMIT`]. Finals ask
 //! for a beam search; it is granted only while a worker is idle and nothing
-//! waits (`options_for_load`), so under load finals decode greedily.
+//! waits (`SttPool::fit_to_load`), so under load finals decode greedily.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,7 +31,7 @@ use vocalis_inference::streaming::{
     DecodeKind, DecodeRequest, StreamError, StreamEvent, StreamingConfig, StreamingRecognizer,
     Ticket,
 };
-use vocalis_inference::stt::{SttError, TranscribeOptions, Transcript};
+use vocalis_inference::stt::{SttError, Transcript};
 use vocalis_inference::vad::Vad;
 
 use super::audio_input::{AudioInput, AudioInputError};
@@ -355,11 +355,9 @@ impl SttStream {
         } else {
             Priority::Low
         };
-        match pool.try_transcribe_at(
-            priority,
-            audio.clone(),
-            options_for_load(pool, options, urgent),
-        ) {
+        let mut options = options.clone();
+        pool.fit_to_load(&mut options, urgent);
+        match pool.try_transcribe_at(priority, audio.clone(), options) {
             Ok(handle) => {
                 self.busy_since = None;
                 if self.keep_final_audio {
@@ -471,29 +469,4 @@ impl Future for DecodedFuture<'_> {
             result,
         })
     }
-}
-
-/// The request's options as submitted. The recogniser asks for a beam
-/// search for the decodes that make finals (`StreamingConfig::
-/// final_beam_size`); it is granted only when the pool is idle (no decode
-/// running or waiting), and then the decode also gets every core (`urgent`
-/// requests only), so a lone call's final is both more accurate and no
-/// slower. Otherwise finals decode greedily on one thread: under load the
-/// beam's extra CPU (about +60 % per final) would cost every call latency.
-fn options_for_load(
-    pool: &SttPool,
-    options: &TranscribeOptions,
-    urgent: bool,
-) -> TranscribeOptions {
-    let mut options = options.clone();
-    let stats = pool.stats();
-    if stats.busy == 0 && stats.queued == 0 {
-        if urgent && options.threads == 0 {
-            options.threads =
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        }
-    } else {
-        options.beam_size = 1;
-    }
-    options
 }
