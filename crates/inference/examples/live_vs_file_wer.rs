@@ -27,8 +27,8 @@
 //! work; compare frames). The run also checks that the live path's 16 kHz
 //! samples equal the file path's.
 //!
-//! `--final-beam N` sets the recogniser's `final_beam_size` (default 5;
-//! 1 is greedy, the behaviour before it).
+//! `--final-beam N` sets the recogniser's `final_beam_size` (default
+//! `FINAL_BEAM_SIZE`, 1: greedy; 5 was measured).
 //!
 //! Experiments on the finals only (applied by this example around the
 //! recogniser's decode requests; issue 9): `--final-ctx full|margin:N`

@@ -7,7 +7,7 @@ mod stt_support;
 
 use stt_support::*;
 use vocalis_inference::streaming::{
-    DecodeKind, DecodeRequest, StreamEvent, StreamingConfig, StreamingRecognizer, FINAL_BEAM_SIZE,
+    DecodeKind, DecodeRequest, StreamEvent, StreamingConfig, StreamingRecognizer,
     PARTIAL_MIN_AUDIO_CTX,
 };
 use vocalis_inference::stt::wer::word_error_rate;
@@ -40,19 +40,23 @@ fn run(
 fn partials_are_cheap_while_talking_and_the_quiet_one_is_the_final() {
     let audio = read_wav("two_sentences.wav");
     let mut worker = worker();
-    let mut rec = StreamingRecognizer::new(&vad(), StreamingConfig::default()).unwrap();
+    let config = StreamingConfig {
+        final_beam_size: 5,
+        ..StreamingConfig::default()
+    };
+    let mut rec = StreamingRecognizer::new(&vad(), config).unwrap();
     let (mut events, mut cheap, mut urgent, mut final_decodes) = (Vec::new(), 0, 0, 0);
     let mut step = |rec: &mut StreamingRecognizer, events: &mut Vec<StreamEvent>| {
         while let Some(request) = rec.next_request() {
             match (request.kind, request.urgent) {
                 (DecodeKind::Final, _) => {
-                    assert_eq!(request.options.beam_size, FINAL_BEAM_SIZE);
+                    assert_eq!(request.options.beam_size, 5);
                     final_decodes += 1;
                 }
                 (DecodeKind::Partial, true) => {
                     assert_eq!(request.options.audio_ctx, AudioCtx::Auto);
                     // It may become the final: decoded as one would be.
-                    assert_eq!(request.options.beam_size, FINAL_BEAM_SIZE);
+                    assert_eq!(request.options.beam_size, 5);
                     urgent += 1;
                 }
                 (DecodeKind::Partial, false) => {

@@ -41,11 +41,12 @@ pub struct StreamingConfig {
     pub carry_context: bool,
     /// Beam width of the decodes that make finals (the final decode and the
     /// speculative partial that may become the final; default
-    /// [`FINAL_BEAM_SIZE`]; 1 is greedy). Partials made while the caller
-    /// talks stay greedy. An utterance decoded on its own misses the text
-    /// around it that whole-file decoding hears; beam search recovers most
-    /// of that (BENCHMARKS.md, "Live versus whole-file WER") for about a
-    /// fifth more CPU per final. `options.beam_size` is used when larger.
+    /// [`FINAL_BEAM_SIZE`], greedy; 5 is what was measured). Partials made
+    /// while the caller talks stay greedy. An utterance decoded on its own
+    /// misses the text around it that whole-file decoding hears; beam search
+    /// recovers most of that for about 60 % more CPU per final, which the
+    /// server spends only on an idle pool (`SttPool::fit_to_load`).
+    /// `options.beam_size` is used when larger.
     pub final_beam_size: usize,
     /// How partial decodes made while the caller is still talking are
     /// made cheaper than finals (see [`PartialDecode`]).
@@ -58,9 +59,13 @@ pub struct StreamingConfig {
     pub options: TranscribeOptions,
 }
 
-/// Default [`StreamingConfig::final_beam_size`]: faster-whisper's and
-/// openai-whisper's command line's default beam.
-pub const FINAL_BEAM_SIZE: usize = 5;
+/// Default [`StreamingConfig::final_beam_size`]: greedy. A beam of 5 brings
+/// live finals within a point of whole-file WER (BENCHMARKS.md, "Session
+/// 7"), but its results sometimes lose the sentence case and the final full
+/// stop ("please make sure they call me before they arrive"), which
+/// `punctuate=true` clients rely on; it stays opt-in until finals' casing
+/// and punctuation are normalised.
+pub const FINAL_BEAM_SIZE: usize = 1;
 
 impl Default for StreamingConfig {
     fn default() -> Self {
