@@ -55,8 +55,8 @@ use vocalis_inference::streaming::{
 };
 use vocalis_inference::stt::wer::{normalize_words, word_error_rate};
 use vocalis_inference::stt::{
-    audio_ctx_for, sized_ctx, AudioCtx, SttModel, SttModelConfig, SttWorker, Transcribe,
-    TranscribeOptions, Word, AUTO_MIN,
+    audio_ctx_for, repeated_tail, sized_ctx, AudioCtx, SttModel, SttModelConfig, SttWorker,
+    Transcribe, TranscribeOptions, Word, AUTO_MIN,
 };
 use vocalis_inference::vad::{SileroModel, Vad, VadConfig};
 use vocalis_inference::{runtime, PiperVoice, SessionOptions, SynthesisOptions, VoiceFiles};
@@ -400,12 +400,8 @@ fn run_pending(
         if let (true, Ok(t)) = (lead_s > 0.0 || (is_final && exp.dedupe), result.as_mut()) {
             if exp.dedupe {
                 let norm = normalized(&t.words);
-                let n = norm.len();
-                if let Some(k) = (3..=n / 2)
-                    .rev()
-                    .find(|&k| norm[n - 2 * k..n - k] == norm[n - k..])
-                {
-                    t.words.truncate(n - k);
+                if let Some(k) = repeated_tail(&norm) {
+                    t.words.truncate(norm.len() - k);
                 }
             }
             if lead_s == 0.0 {

@@ -35,7 +35,7 @@ pub use model::{SttModel, SttModelConfig};
 pub use options::{AudioCtx, TranscribeOptions, VadMode};
 pub use prompt::{context_tail, CONTEXT_BYTES};
 pub use transcript::{Segment, Transcript, Word};
-pub use worker::{SttWorker, Transcribe, MIN_SAMPLES};
+pub use worker::{repeated_tail, SttWorker, Transcribe, MIN_SAMPLES};
 
 /// Sample rate every STT input must have.
 pub const SAMPLE_RATE: u32 = 16_000;

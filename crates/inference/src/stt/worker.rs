@@ -156,10 +156,12 @@ impl SttWorker {
         let mut raw =
             self.run_whisper(input, options, &language, &prompt, threads, sized, hooks)?;
         let retry = sized != 0 && options.audio_ctx == AudioCtx::Auto;
-        if retry && options.beam_size > 1 && looks_degenerate(&raw, input.len()) {
+        if retry && options.beam_size > 1 && beam_looped(&raw, input.len()) {
             // Beam search in a shortened window sometimes says the utterance
             // again once the speech is over; greedy decoding in the same
             // window is far cheaper than the full window and rarely does.
+            // (Speech that really repeats itself, an IVR prompt say, then
+            // gets the greedy result it would have had without the beam.)
             tracing::debug!(audio_ctx = sized, "degenerate beam output; retrying greedy");
             let greedy = TranscribeOptions {
                 beam_size: 1,
@@ -407,22 +409,36 @@ fn is_hallucination(seg: &Segment, o: &TranscribeOptions) -> bool {
     seg.no_speech_prob > o.no_speech_threshold && seg.avg_logprob < o.logprob_threshold
 }
 
-/// Repeated segments, a result ending in the same words twice, or more
-/// words than anyone can say in the audio.
+/// Repeated segments or more words than anyone can say in the audio.
 fn looks_degenerate(raw: &[(Segment, Vec<RawToken>)], samples: usize) -> bool {
     let seconds = samples as f64 / SAMPLE_RATE as f64;
     let texts: Vec<Vec<String>> = raw.iter().map(|(s, _)| normalize_words(&s.text)).collect();
     let repeated = texts.windows(2).any(|w| w[0] == w[1]);
-    let words: Vec<String> = texts.into_iter().flatten().collect();
-    repeated || ends_repeated(&words) || words.len() as f64 > MAX_WORDS_PER_SECOND * seconds + 3.0
+    let words: usize = texts.iter().map(Vec::len).sum();
+    repeated || words as f64 > MAX_WORDS_PER_SECOND * seconds + 3.0
 }
 
-/// Whether `words` end with the same run of at least [`MIN_LOOP_WORDS`]
-/// words twice ("the lights blink. the lights blink."): a loop beam search
-/// can fall into within one segment once the speech is over.
-fn ends_repeated(words: &[String]) -> bool {
+/// A beam result that [`looks_degenerate`] or ends with the same words
+/// twice. Only beam results are checked for the latter: a full-window redo
+/// of speech that really repeats itself (an IVR prompt said over and over)
+/// can lose most of it, so greedy results keep their repeats.
+fn beam_looped(raw: &[(Segment, Vec<RawToken>)], samples: usize) -> bool {
+    let words: Vec<String> = raw
+        .iter()
+        .flat_map(|(s, _)| normalize_words(&s.text))
+        .collect();
+    looks_degenerate(raw, samples) || repeated_tail(&words).is_some()
+}
+
+/// The length of the longest run of at least [`MIN_LOOP_WORDS`] words that
+/// `words` end with twice ("the lights blink. the lights blink." → 3): a
+/// loop beam search can fall into within one segment once the speech is
+/// over. `None` when there is none.
+pub fn repeated_tail(words: &[String]) -> Option<usize> {
     let n = words.len();
-    (MIN_LOOP_WORDS..=n / 2).any(|k| words[n - 2 * k..n - k] == words[n - k..])
+    (MIN_LOOP_WORDS..=n / 2)
+        .rev()
+        .find(|&k| words[n - 2 * k..n - k] == words[n - k..])
 }
 
 fn overlaps_speech(seg: &Segment, regions: &[SpeechRegion]) -> bool {
@@ -433,27 +449,25 @@ fn overlaps_speech(seg: &Segment, regions: &[SpeechRegion]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::ends_repeated;
+    use super::repeated_tail;
 
-    fn words(text: &str) -> Vec<String> {
-        super::normalize_words(text)
+    fn ends_repeated(text: &str) -> bool {
+        repeated_tail(&super::normalize_words(text)).is_some()
     }
 
     #[test]
     fn a_sentence_said_twice_at_the_end_is_a_loop() {
-        assert!(ends_repeated(&words(
+        assert!(ends_repeated(
             "The router keeps restarting. The router keeps restarting."
-        )));
-        assert!(ends_repeated(&words("Hello there. it is on. it is on.")));
+        ));
+        assert!(ends_repeated("Hello there. it is on. it is on."));
     }
 
     #[test]
     fn short_or_inner_repeats_are_speech() {
-        assert!(!ends_repeated(&words("No, no. Thank you, thank you.")));
-        assert!(!ends_repeated(&words(
-            "I said it is on, it is on the table now."
-        )));
-        assert!(!ends_repeated(&words("")));
-        assert!(!ends_repeated(&words("one two three")));
+        assert!(!ends_repeated("No, no. Thank you, thank you."));
+        assert!(!ends_repeated("I said it is on, it is on the table now."));
+        assert!(!ends_repeated(""));
+        assert!(!ends_repeated("one two three"));
     }
 }
