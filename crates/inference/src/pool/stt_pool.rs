@@ -16,8 +16,10 @@ pub struct SttPool {
     pool: WorkerPool<SttWorker>,
     model: Arc<SttModel>,
     aborted: Arc<AtomicUsize>,
-    /// Decodes that asked for a beam search: granted, and made greedy.
-    beams: [AtomicUsize; 2],
+    /// Decodes that asked for a beam search and got it.
+    beams_granted: AtomicUsize,
+    /// Decodes that asked for a beam search and were made greedy.
+    beams_declined: AtomicUsize,
 }
 
 impl SttPool {
@@ -39,7 +41,8 @@ impl SttPool {
             pool,
             model,
             aborted: Arc::new(AtomicUsize::new(0)),
-            beams: Default::default(),
+            beams_granted: AtomicUsize::new(0),
+            beams_declined: AtomicUsize::new(0),
         })
     }
 
@@ -52,25 +55,33 @@ impl SttPool {
     /// load the beam's extra CPU (about +60 % per final) would cost every
     /// call latency.
     pub fn fit_to_load(&self, options: &mut TranscribeOptions, urgent: bool) {
-        let stats = self.pool.stats();
-        let idle = stats.busy == 0 && stats.queued == 0;
-        if idle && urgent && options.threads == 0 {
-            options.threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let idle = self.idle_cores();
+        if let (true, Some(cores), 0) = (urgent, idle, options.threads) {
+            options.threads = cores;
         }
         if options.beam_size > 1 {
-            self.beams[usize::from(!idle)].fetch_add(1, Ordering::Relaxed);
-            if !idle {
+            if idle.is_some() {
+                self.beams_granted.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.beams_declined.fetch_add(1, Ordering::Relaxed);
                 options.beam_size = 1;
             }
         }
+    }
+
+    /// The machine's cores when no decode is running or waiting, else `None`.
+    pub fn idle_cores(&self) -> Option<usize> {
+        let stats = self.pool.stats();
+        (stats.busy == 0 && stats.queued == 0)
+            .then(|| std::thread::available_parallelism().map_or(1, usize::from))
     }
 
     /// Decodes that asked for a beam search ([`Self::fit_to_load`]): how
     /// many got it, and how many were made greedy because the pool was busy.
     pub fn beam_decodes(&self) -> (usize, usize) {
         (
-            self.beams[0].load(Ordering::Relaxed),
-            self.beams[1].load(Ordering::Relaxed),
+            self.beams_granted.load(Ordering::Relaxed),
+            self.beams_declined.load(Ordering::Relaxed),
         )
     }
 

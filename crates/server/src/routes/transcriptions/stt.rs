@@ -181,16 +181,9 @@ pub(crate) fn decoded(
 /// When no other decode is running or waiting, `jobs` decodes share every
 /// core (unless the request set its own thread count).
 pub(crate) fn share_cores(state: &AppState, options: &mut TranscribeOptions, jobs: usize) {
-    if let (0, Some(cores)) = (options.threads, idle_cores(state)) {
+    if let (0, Some(cores)) = (options.threads, state.engines.stt.idle_cores()) {
         options.threads = (cores / jobs.max(1)).clamp(1, 64);
     }
-}
-
-/// The machine's cores when no decode is running or waiting.
-fn idle_cores(state: &AppState) -> Option<usize> {
-    let stats = state.engines.stt.stats();
-    (stats.busy == 0 && stats.queued == 0)
-        .then(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 /// Workers with nothing to do now (at least one).
@@ -217,7 +210,7 @@ pub(crate) async fn speech_regions(
     track: Vec<f32>,
 ) -> Result<(Vec<f32>, Option<Vec<SpeechRegion>>), ApiError> {
     let vad = state.engines.vad.clone();
-    let threads = idle_cores(state).unwrap_or(1);
+    let threads = state.engines.stt.idle_cores().unwrap_or(1);
     let found = tokio::task::spawn_blocking(move || {
         let regions = vad.speech_regions_on(&track, threads);
         (track, regions)
