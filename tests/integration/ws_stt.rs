@@ -146,6 +146,31 @@ async fn telephony_client_gets_partials_finals_and_a_billing_summary() {
     let heard: Vec<&str> = finals.iter().map(|f| f["text"].as_str().unwrap()).collect();
     let error = wer(&format!("{FIRST} {SECOND}"), &heard.join(" "));
     assert!(error <= 0.15, "WER {error:.2}: {heard:?}");
+    // Each final is a sentence said before a pause: capital and full stop,
+    // whether the beam or greedy decoding made it.
+    for text in &heard {
+        assert!(
+            text.starts_with(char::is_uppercase) && text.ends_with(['.', '!', '?']),
+            "{heard:?}"
+        );
+    }
+    // A lone call on an idle server: its finals ask for the default beam
+    // and at least one gets it.
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let beams: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("vocalis_stt_live_beam_decodes_total ")?
+                .parse()
+                .ok()
+        })
+        .expect("beam counter");
+    assert!(beams >= 1.0, "{metrics}");
 
     let stopped = messages
         .iter()

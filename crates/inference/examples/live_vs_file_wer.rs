@@ -28,7 +28,7 @@
 //! samples equal the file path's.
 //!
 //! `--final-beam N` sets the recogniser's `final_beam_size` (default
-//! `FINAL_BEAM_SIZE`, 1: greedy; 5 was measured).
+//! `FINAL_BEAM_SIZE`, 5; 1 is greedy).
 //!
 //! Experiments on the finals only (applied by this example around the
 //! recogniser's decode requests; issue 9): `--final-ctx full|margin:N`

@@ -131,6 +131,40 @@ fn a_beam_is_granted_only_on_an_idle_pool() {
     drop(running);
 }
 
+/// `live_final_beam` caps the width a live final asks for; at 1 the beam
+/// is off: greedy, and neither granted nor declined is counted.
+#[test]
+fn the_beam_is_capped_by_live_final_beam() {
+    let pool_with = |live_final_beam| {
+        let config = PoolConfig {
+            stt_workers: 1,
+            live_final_beam,
+            ..PoolConfig::default()
+        };
+        SttPool::new(whisper("tiny.en"), None, &config).unwrap()
+    };
+    let asked = || TranscribeOptions {
+        beam_size: 5,
+        ..TranscribeOptions::default()
+    };
+    let narrow = pool_with(3);
+    let mut options = asked();
+    narrow.fit_to_load(&mut options, true);
+    assert_eq!(options.beam_size, 3);
+    assert_eq!(narrow.beam_decodes(), (1, 0));
+    let off = pool_with(1);
+    let mut options = asked();
+    off.fit_to_load(&mut options, true);
+    assert_eq!(options.beam_size, 1);
+    assert_eq!(off.beam_decodes(), (0, 0));
+    assert!(PoolConfig {
+        live_final_beam: 0,
+        ..PoolConfig::default()
+    }
+    .validate()
+    .is_err());
+}
+
 #[test]
 fn explicit_cancel_reports_cancelled_and_queued_jobs_are_skipped() {
     let pool = one_worker_pool(4);

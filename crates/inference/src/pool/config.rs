@@ -27,7 +27,17 @@ pub struct PoolConfig {
     /// Jobs that may wait per pool before submissions fail with
     /// [`PoolError::Busy`].
     pub queue_depth: usize,
+    /// Widest beam a live final may get ([`SttPool::fit_to_load`]; 1: live
+    /// finals always decode greedily). Default [`LIVE_FINAL_BEAM`].
+    ///
+    /// [`SttPool::fit_to_load`]: super::SttPool::fit_to_load
+    pub live_final_beam: usize,
 }
+
+/// Default [`PoolConfig::live_final_beam`]: 5, faster-whisper's and the
+/// openai-whisper CLI's width; it brought the live path's WER within a
+/// point of whole-file decoding (BENCHMARKS.md, "Session 7").
+pub const LIVE_FINAL_BEAM: usize = 5;
 
 impl Default for PoolConfig {
     fn default() -> Self {
@@ -36,6 +46,7 @@ impl Default for PoolConfig {
             threads_per_worker: 1,
             tts_workers: 1,
             queue_depth: 16,
+            live_final_beam: LIVE_FINAL_BEAM,
         }
     }
 }
@@ -52,6 +63,9 @@ impl PoolConfig {
         }
         if self.tts_workers > 64 {
             return bad("tts_workers must be within 0–64");
+        }
+        if self.live_final_beam == 0 || self.live_final_beam > 16 {
+            return bad("live_final_beam must be within 1–16");
         }
         if self.queue_depth > 100_000 {
             return bad("queue_depth must be at most 100000");

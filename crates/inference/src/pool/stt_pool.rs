@@ -20,6 +20,8 @@ pub struct SttPool {
     beams_granted: AtomicUsize,
     /// Decodes that asked for a beam search and were made greedy.
     beams_declined: AtomicUsize,
+    /// Widest beam a live final may get (`PoolConfig::live_final_beam`).
+    live_final_beam: usize,
 }
 
 impl SttPool {
@@ -43,6 +45,7 @@ impl SttPool {
             aborted: Arc::new(AtomicUsize::new(0)),
             beams_granted: AtomicUsize::new(0),
             beams_declined: AtomicUsize::new(0),
+            live_final_beam: config.live_final_beam,
         })
     }
 
@@ -53,12 +56,14 @@ impl SttPool {
     /// makes a final) also gets every core, so a lone call's final is both
     /// more accurate and no slower. Otherwise the decode is greedy: under
     /// load the beam's extra CPU (about +60 % per final) would cost every
-    /// call latency.
+    /// call latency. The width is capped at `PoolConfig::live_final_beam`
+    /// (1: never a beam, nothing counted).
     pub fn fit_to_load(&self, options: &mut TranscribeOptions, urgent: bool) {
         let idle = self.idle_cores();
         if let (true, Some(cores), 0) = (urgent, idle, options.threads) {
             options.threads = cores;
         }
+        options.beam_size = options.beam_size.min(self.live_final_beam);
         if options.beam_size > 1 {
             if idle.is_some() {
                 self.beams_granted.fetch_add(1, Ordering::Relaxed);

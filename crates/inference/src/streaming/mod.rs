@@ -39,6 +39,10 @@
 //!   Both close most of the gap to whole-file decoding (see BENCHMARKS.md,
 //!   "Live versus whole-file WER").
 //!   Finals come out in utterance order, one per utterance with text.
+//! * The decodes that make finals use a beam search
+//!   ([`StreamingConfig::final_beam_size`]); every final starts with a
+//!   capital where a sentence starts and ends with a full stop where one
+//!   ends (`sentence`), as whole-file decoding writes it.
 //! * An utterance ends after `utterance_end_ms` of VAD silence (unless
 //!   [`StreamingConfig::endpointing`] is off), on
 //!   [`finalize`](StreamingRecognizer::finalize), at
@@ -55,6 +59,7 @@
 pub mod agreement;
 mod error;
 mod recognizer;
+mod sentence;
 mod types;
 
 pub use agreement::LocalAgreement;

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use super::agreement::{join_words, LocalAgreement};
+use super::sentence;
 use super::types::{DecodeKind, DecodeRequest, FinalReason, StreamEvent, StreamingConfig, Ticket};
 use super::StreamError;
 use crate::stt::{SttError, Transcribe, TranscribeOptions, Transcript, VadMode, Word};
@@ -306,18 +307,35 @@ impl StreamingRecognizer {
         self.floor = end;
         let start_s = secs(u.start);
         transcript.shift(start_s);
+        Some(self.final_event(transcript, start_s, secs(end.max(u.start)), reason))
+    }
+
+    /// The [`StreamEvent::Final`] of an utterance decoded as `transcript`
+    /// (in stream time), in sentence case and closed with a full stop where
+    /// a sentence starts or ends ([`sentence::tidy_final`]); its text
+    /// becomes the next utterance's context.
+    fn final_event(
+        &mut self,
+        mut transcript: Transcript,
+        start: f64,
+        end: f64,
+        reason: FinalReason,
+    ) -> StreamEvent {
+        let starts = sentence::starts_sentence(&self.context);
+        sentence::tidy_final(&mut transcript, starts, reason.ends_sentence());
         let last_word_end = self.note_last_word(&transcript.words);
-        self.set_context(&transcript.text());
-        Some(StreamEvent::Final {
+        let text = transcript.text();
+        self.set_context(&text);
+        StreamEvent::Final {
             confidence: transcript.confidence(),
-            text: transcript.text(),
+            text,
             words: transcript.words,
-            start: start_s,
-            end: secs(end.max(u.start)),
+            start,
+            end,
             language: transcript.language,
             reason,
             last_word_end,
-        })
+        }
     }
 
     /// Ends the open utterance at `end` (absolute samples) and queues its

@@ -41,12 +41,12 @@ pub struct StreamingConfig {
     pub carry_context: bool,
     /// Beam width of the decodes that make finals (the final decode and the
     /// speculative partial that may become the final; default
-    /// [`FINAL_BEAM_SIZE`], greedy; 5 is what was measured). Partials made
-    /// while the caller talks stay greedy. An utterance decoded on its own
-    /// misses the text around it that whole-file decoding hears; beam search
-    /// recovers most of that for about 60 % more CPU per final, which the
-    /// server spends only on an idle pool (`SttPool::fit_to_load`).
-    /// `options.beam_size` is used when larger.
+    /// [`FINAL_BEAM_SIZE`]). Partials made while the caller talks stay
+    /// greedy. An utterance decoded on its own misses the text around it
+    /// that whole-file decoding hears; beam search recovers most of that for
+    /// about 60 % more CPU per final, which the server spends only on an
+    /// idle pool and caps at its `live_final_beam` (`SttPool::fit_to_load`).
+    /// `options.beam_size` is used when larger; 1 is greedy.
     pub final_beam_size: usize,
     /// How partial decodes made while the caller is still talking are
     /// made cheaper than finals (see [`PartialDecode`]).
@@ -59,13 +59,13 @@ pub struct StreamingConfig {
     pub options: TranscribeOptions,
 }
 
-/// Default [`StreamingConfig::final_beam_size`]: greedy. A beam of 5 brings
-/// live finals within a point of whole-file WER (BENCHMARKS.md, "Session
-/// 7"), but its results sometimes lose the sentence case and the final full
-/// stop ("please make sure they call me before they arrive"), which
-/// `punctuate=true` clients rely on; it stays opt-in until finals' casing
-/// and punctuation are normalised.
-pub const FINAL_BEAM_SIZE: usize = 1;
+/// Default [`StreamingConfig::final_beam_size`]: 5, which brought live
+/// finals within a point of whole-file WER (BENCHMARKS.md, "Session 7").
+/// Beam results sometimes lose the sentence case and the closing full stop
+/// ("please make sure they call me before they arrive"); every final is
+/// tidied where a sentence starts or ends (`sentence::tidy_final`), which
+/// `punctuate=true` clients rely on.
+pub const FINAL_BEAM_SIZE: usize = 5;
 
 impl Default for StreamingConfig {
     fn default() -> Self {
@@ -198,6 +198,13 @@ impl FinalReason {
     /// what Deepgram calls `speech_final`.
     pub fn is_speech_final(self) -> bool {
         self == Self::Endpoint
+    }
+
+    /// Whether a sentence ends with the utterance: every reason but
+    /// [`FinalReason::MaxLength`], whose cut falls wherever the speaker
+    /// happened to pause.
+    pub fn ends_sentence(self) -> bool {
+        self != Self::MaxLength
     }
 
     /// A stable lower-case name (`endpoint`, `max_length`, `finalize`,

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub tts_workers: usize,
     /// Jobs that may wait per pool before requests are refused as busy.
     pub queue_depth: usize,
+    /// Widest beam search a live final gets when no other decode is
+    /// running or waiting (1: live finals always decode greedily).
+    pub live_final_beam: usize,
     /// A WebSocket session with no audio or keepalive for this long is closed.
     pub idle_timeout_ms: u64,
     /// Largest accepted WebSocket message.
@@ -112,6 +115,7 @@ impl Default for ServerConfig {
             threads_per_worker: 1,
             tts_workers: 1,
             queue_depth: 16,
+            live_final_beam: vocalis_inference::pool::LIVE_FINAL_BEAM,
             idle_timeout_ms: 10_000,
             max_frame_bytes: 1024 * 1024,
             health_interval_ms: 5_000,
@@ -202,6 +206,7 @@ impl ServerConfig {
                 threads_per_worker: self.threads_per_worker,
                 tts_workers: self.tts_workers,
                 queue_depth: self.queue_depth,
+                live_final_beam: self.live_final_beam,
             },
         }
     }
@@ -269,7 +274,7 @@ impl ServerConfig {
             .pool
             .validate()
             .map_err(|e| ConfigError::Invalid {
-                field: "stt_workers/threads_per_worker/tts_workers/queue_depth",
+                field: "stt_workers/threads_per_worker/tts_workers/queue_depth/live_final_beam",
                 reason: e.to_string(),
             })?;
         check_range(

@@ -223,3 +223,20 @@ fn connection_limits_have_defaults_and_parse_from_toml() {
     assert_eq!(config.max_connections, 3);
     assert!(config.metrics_auth);
 }
+
+#[test]
+fn live_final_beam_defaults_to_5_parses_and_is_checked() {
+    assert_eq!(ServerConfig::default().live_final_beam, 5);
+    let greedy = ServerConfig::from_toml_str("live_final_beam = 1\n").unwrap();
+    assert_eq!(greedy.engine_settings().pool.live_final_beam, 1);
+    greedy.validate().expect("1 (greedy) is valid");
+    for bad in [0, 17] {
+        let err = ServerConfig {
+            live_final_beam: bad,
+            ..ServerConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("live_final_beam"), "{err}");
+    }
+}

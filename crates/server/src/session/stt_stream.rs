@@ -17,8 +17,8 @@
 //! When the pool is full a partial is simply skipped (a later one covers
 //! it); a final is retried every [`RETRY_INTERVAL`] and the stream fails with
 //! [`SttStreamError::Busy`] once it has waited [`BUSY_LIMIT`]. Finals ask
-//! for a beam search; it is granted only while a worker is idle and nothing
-//! waits (`SttPool::fit_to_load`), so under load finals decode greedily.
+//! for a beam search; it is granted only while no decode runs or waits
+//! (`SttPool::fit_to_load`), so under load finals decode greedily.
 
 use std::future::Future;
 use std::pin::Pin;

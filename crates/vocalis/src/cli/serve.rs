@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Jobs that may wait per pool before requests are refused as busy.
     #[arg(long, env = "VOCALIS_QUEUE_DEPTH")]
     queue_depth: Option<usize>,
+    /// Widest beam search for a live final on an idle server (1: greedy).
+    #[arg(long, env = "VOCALIS_LIVE_FINAL_BEAM")]
+    live_final_beam: Option<usize>,
     /// Close WebSocket sessions idle for this long, in ms.
     #[arg(long, env = "VOCALIS_IDLE_TIMEOUT_MS")]
     idle_timeout_ms: Option<u64>,
@@ -101,6 +104,7 @@ impl ServeArgs {
         set(&mut config.threads_per_worker, self.threads_per_worker);
         set(&mut config.tts_workers, self.tts_workers);
         set(&mut config.queue_depth, self.queue_depth);
+        set(&mut config.live_final_beam, self.live_final_beam);
         set(&mut config.idle_timeout_ms, self.idle_timeout_ms);
         set(
             &mut config.header_read_timeout_ms,

@@ -203,18 +203,8 @@ impl StreamingRecognizer {
         };
         let start_s = secs(flight.start);
         transcript.shift(start_s);
-        let last_word_end = self.note_last_word(&transcript.words);
-        self.set_context(&transcript.text());
-        vec![StreamEvent::Final {
-            confidence: transcript.confidence(),
-            text: transcript.text(),
-            words: transcript.words,
-            start: start_s,
-            end: secs(q.end.max(flight.start)),
-            language: transcript.language,
-            reason: q.reason,
-            last_word_end,
-        }]
+        let end = secs(q.end.max(flight.start));
+        vec![self.final_event(transcript, start_s, end, q.reason)]
     }
 
     /// Text, and no segment below the fallback's logprob threshold (no
@@ -309,23 +299,16 @@ impl StreamingRecognizer {
             DecodeKind::Final => {
                 let mut transcript = result?;
                 transcript.shift(start_s);
-                let text = transcript.text();
-                let partials_sent = flight.partials_sent;
-                if text.is_empty() && !partials_sent {
+                if transcript.text().is_empty() && !flight.partials_sent {
                     return Ok(Vec::new());
                 }
-                let last_word_end = self.note_last_word(&transcript.words);
-                self.set_context(&transcript.text());
-                Ok(vec![StreamEvent::Final {
-                    confidence: transcript.confidence(),
-                    text,
-                    words: transcript.words,
-                    start: start_s,
-                    end: secs(flight.end),
-                    language: transcript.language,
-                    reason: flight.reason,
-                    last_word_end,
-                }])
+                let end = secs(flight.end);
+                Ok(vec![self.final_event(
+                    transcript,
+                    start_s,
+                    end,
+                    flight.reason,
+                )])
             }
         }
     }
