@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release -p vocalis-inference --example live_vs_file_wer   # builds the clips once
 //! cargo run --release -p vocalis-inference --example partial_cost -- \
-//!     [--partial-min-ctx 256] [--partial-context] [--interval-ms 500] [--calls N]
+//!     [--partial-min-ctx 256] [--partial-context] [--interval-ms 500] [--calls N] \
+//!     [--final-beam N]
 //! ```
 //!
 //! Plays the calls of `live_vs_file_wer` (same clips, read from its cache
@@ -172,6 +173,7 @@ fn main() -> Result<(), Error> {
     let mut interval_ms = StreamingConfig::default().interim_interval_ms;
     let mut max_calls = usize::MAX;
     let mut interim = true;
+    let mut final_beam = StreamingConfig::default().final_beam_size;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -180,6 +182,7 @@ fn main() -> Result<(), Error> {
             "--interval-ms" => interval_ms = it.next().ok_or("MS")?.parse()?,
             "--calls" => max_calls = it.next().ok_or("N")?.parse()?,
             "--no-interim" => interim = false,
+            "--final-beam" => final_beam = it.next().ok_or("N")?.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -196,6 +199,7 @@ fn main() -> Result<(), Error> {
         interim_results: interim,
         interim_interval_ms: interval_ms,
         partial: partial.clone(),
+        final_beam_size: final_beam,
         options: TranscribeOptions {
             language: Some("en".into()),
             ..TranscribeOptions::default()

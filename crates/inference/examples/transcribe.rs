@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run -p vocalis-inference --release --example transcribe -- \
-//!     clip.wav [model=tiny.en] [threads=2] [audio_ctx=auto|full|N] [vad=gate|off|speech] [reps=1]
+//!     clip.wav [model=tiny.en] [threads=2] [audio_ctx=auto|full|N] [vad=gate|off|speech] [reps=1] [beam=1]
 //! ```
 //!
 //! `model` is a directory of the store (its `ggml-model.bin`) or a file in
@@ -52,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         VadConfig::default(),
     )?;
     let reps: usize = args.next().map_or(Ok(1), |s| s.parse::<usize>())?.max(1);
+    let beam_size: usize = args.next().map_or(Ok(1), |s| s.parse::<usize>())?.max(1);
     let model_path = if model_name.ends_with(".bin") {
         root.join(&model_name)
     } else {
@@ -73,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = TranscribeOptions {
         audio_ctx,
         vad: vad_mode,
+        beam_size,
         ..TranscribeOptions::default()
     };
     let mut times = Vec::with_capacity(reps);
