@@ -120,22 +120,6 @@ async fn rows(server: &ServerProcess, key: &str, id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A gauge or counter from `/metrics` (the full series name with labels).
-async fn metric(server: &ServerProcess, key: &str, series: &str) -> f64 {
-    let text = reqwest::Client::new()
-        .get(server.url("/metrics"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
-}
-
 /// Polls until `done` holds; panics with `what` after 60 s (a generous
 /// bound: the server's own limits here are 5 s).
 async fn eventually<F, Fut>(what: &str, mut done: F)
@@ -187,8 +171,11 @@ async fn vanished_stt_clients_are_billed_once_and_their_sessions_end() {
     eventually(
         "no live /ws/stt session and an idle Whisper worker",
         || async {
-            metric(&server, &key, "vocalis_sessions_active{route=\"/ws/stt\"}").await == 0.0
-                && metric(&server, &key, "vocalis_stt_workers_busy").await == 0.0
+            server
+                .metric(&key, "vocalis_sessions_active{route=\"/ws/stt\"}")
+                .await
+                == 0.0
+                && server.metric(&key, "vocalis_stt_workers_busy").await == 0.0
         },
     )
     .await;
@@ -250,8 +237,11 @@ async fn a_tts_client_vanishing_mid_stream_is_billed_once_and_frees_the_worker()
     eventually(
         "no live /ws/tts session and an idle Piper worker",
         || async {
-            metric(&server, &key, "vocalis_sessions_active{route=\"/ws/tts\"}").await == 0.0
-                && metric(&server, &key, "vocalis_tts_workers_busy").await == 0.0
+            server
+                .metric(&key, "vocalis_sessions_active{route=\"/ws/tts\"}")
+                .await
+                == 0.0
+                && server.metric(&key, "vocalis_tts_workers_busy").await == 0.0
         },
     )
     .await;

@@ -36,26 +36,14 @@ fn long_recording() -> Vec<u8> {
     .unwrap()
 }
 
-async fn metric(server: &ServerProcess, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
 #[tokio::test]
 async fn a_long_file_is_decoded_in_pieces_and_merged() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data.path(), &[]);
     let key = dev_key(data.path());
     let wav = long_recording();
-    let jobs = "vocalis_stt_final_queue_wait_seconds_count ";
-    let before = metric(&server, jobs).await;
+    let jobs = "vocalis_stt_final_queue_wait_seconds_count";
+    let before = server.metric(&key, jobs).await;
     let form = Form::new()
         .part("file", Part::bytes(wav).file_name("call.wav"))
         .text("model", "whisper-1")
@@ -69,7 +57,7 @@ async fn a_long_file_is_decoded_in_pieces_and_merged() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    let after = metric(&server, jobs).await;
+    let after = server.metric(&key, jobs).await;
     assert!(
         after - before >= 2.0,
         "one request ran {} jobs",

@@ -139,6 +139,23 @@ impl ServerProcess {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// A gauge or counter from `/metrics` (the full series name with
+    /// labels), read with `key` (needed when `metrics_auth` is on).
+    pub async fn metric(&self, key: &str, series: &str) -> f64 {
+        let text = reqwest::Client::new()
+            .get(self.url("/metrics"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
+    }
 }
 
 impl Drop for ServerProcess {

@@ -156,21 +156,10 @@ async fn telephony_client_gets_partials_finals_and_a_billing_summary() {
     }
     // A lone call on an idle server: its finals ask for the default beam
     // and at least one gets it.
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let beams: f64 = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("vocalis_stt_live_beam_decodes_total ")?
-                .parse()
-                .ok()
-        })
-        .expect("beam counter");
-    assert!(beams >= 1.0, "{metrics}");
+    let beams = server
+        .metric(&key, "vocalis_stt_live_beam_decodes_total")
+        .await;
+    assert!(beams >= 1.0, "{beams} beam finals");
 
     let stopped = messages
         .iter()
