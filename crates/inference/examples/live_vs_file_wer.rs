@@ -51,7 +51,7 @@ use std::sync::Arc;
 use vocalis_audio::{g711, pcm, StreamingResampler};
 use vocalis_inference::phonemize::PhonemizerConfig;
 use vocalis_inference::streaming::{
-    DecodeKind, StreamEvent, StreamingConfig, StreamingRecognizer, FINAL_BEAM_SIZE,
+    DecodeKind, PartialDecode, StreamEvent, StreamingConfig, StreamingRecognizer, FINAL_BEAM_SIZE,
 };
 use vocalis_inference::stt::wer::{normalize_words, word_error_rate};
 use vocalis_inference::stt::{
@@ -69,6 +69,7 @@ struct Args {
     voices: String,
     onset_pad_ms: Option<u32>,
     end_pad_ms: Option<u32>,
+    speculative_lead_ms: Option<u32>,
     no_context: bool,
     full_ctx: bool,
     /// Experiment: the finals' encoder window (`auto`, `full`, `margin:N`).
@@ -99,6 +100,7 @@ fn parse_args() -> Result<Args, Error> {
         voices: VOICES.join(","),
         onset_pad_ms: None,
         end_pad_ms: None,
+        speculative_lead_ms: None,
         no_context: false,
         full_ctx: false,
         final_ctx: "auto".into(),
@@ -119,6 +121,9 @@ fn parse_args() -> Result<Args, Error> {
             }
             "--onset-pad-ms" => args.onset_pad_ms = Some(it.next().ok_or("MS")?.parse()?),
             "--end-pad-ms" => args.end_pad_ms = Some(it.next().ok_or("MS")?.parse()?),
+            "--speculative-lead-ms" => {
+                args.speculative_lead_ms = Some(it.next().ok_or("MS")?.parse()?)
+            }
             "--voices" => args.voices = it.next().ok_or("--voices LIST")?,
             "--no-context" => args.no_context = true,
             "--full-audio-ctx" => args.full_ctx = true,
@@ -494,6 +499,12 @@ fn main() -> Result<(), Error> {
         end_pad_ms: args.end_pad_ms.unwrap_or(defaults.end_pad_ms),
         carry_context: !args.no_context,
         final_beam_size: args.final_beam,
+        partial: PartialDecode {
+            speculative_lead_ms: args
+                .speculative_lead_ms
+                .unwrap_or(defaults.partial.speculative_lead_ms),
+            ..PartialDecode::default()
+        },
         interim_results: args.interim,
         utterance_end_ms: args.utterance_end_ms,
         options: TranscribeOptions {

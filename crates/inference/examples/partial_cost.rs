@@ -4,7 +4,7 @@
 //! cargo run --release -p vocalis-inference --example live_vs_file_wer   # builds the clips once
 //! cargo run --release -p vocalis-inference --example partial_cost -- \
 //!     [--partial-min-ctx 256] [--partial-context] [--interval-ms 500] [--calls N] \
-//!     [--final-beam N]
+//!     [--final-beam N] [--speculative-lead-ms MS]
 //! ```
 //!
 //! Plays the calls of `live_vs_file_wer` (same clips, read from its cache
@@ -183,6 +183,9 @@ fn main() -> Result<(), Error> {
             "--calls" => max_calls = it.next().ok_or("N")?.parse()?,
             "--no-interim" => interim = false,
             "--final-beam" => final_beam = it.next().ok_or("N")?.parse()?,
+            "--speculative-lead-ms" => {
+                partial.speculative_lead_ms = it.next().ok_or("MS")?.parse()?
+            }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }

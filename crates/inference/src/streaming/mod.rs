@@ -67,5 +67,5 @@ pub use error::StreamError;
 pub use recognizer::StreamingRecognizer;
 pub use types::{
     DecodeKind, DecodeRequest, FinalReason, PartialDecode, StreamEvent, StreamingConfig, Ticket,
-    FINAL_BEAM_SIZE, PARTIAL_MIN_AUDIO_CTX,
+    FINAL_BEAM_SIZE, PARTIAL_MIN_AUDIO_CTX, SPECULATIVE_LEAD_MS,
 };

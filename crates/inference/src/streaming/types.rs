@@ -105,7 +105,19 @@ pub struct PartialDecode {
     /// like finals do (default `false`: the prompt's few dozen tokens cost
     /// a large share of a short partial's decode).
     pub context: bool,
+    /// How much sooner than `speech_pad_ms + end_pad_ms` of quiet the
+    /// speculative partial starts (default [`SPECULATIVE_LEAD_MS`]; at most
+    /// `end_pad_ms`): the end pad's audio not yet received is decoded as
+    /// digital silence, which is what the VAD heard there anyway.
+    pub speculative_lead_ms: u32,
 }
+
+/// Default [`PartialDecode::speculative_lead_ms`]: none. A lead of 150 ms
+/// left the live WER unchanged and 300 ms improved it a little, but both
+/// cost CPU (more pauses trigger a speculative decode), and on a lone call
+/// through the server 150 ms did not lower the final latency in two runs
+/// (BENCHMARKS.md, "Session 8").
+pub const SPECULATIVE_LEAD_MS: u32 = 0;
 
 /// Default encoder-window floor of mid-speech partials (frames; 256 =
 /// 5.12 s).
@@ -116,6 +128,7 @@ impl Default for PartialDecode {
         Self {
             min_audio_ctx: PARTIAL_MIN_AUDIO_CTX,
             context: false,
+            speculative_lead_ms: SPECULATIVE_LEAD_MS,
         }
     }
 }

@@ -54,7 +54,7 @@ impl StreamingRecognizer {
         // The speculative partial decodes what the final would: up to the
         // quiet spell plus the speech and end pads, however much audio has
         // arrived meanwhile (a client sending faster than real time).
-        let end = due.map_or(now, |quiet| (quiet + settle).min(now));
+        let end = due.map_or(now, |quiet| quiet + settle);
         if speculative {
             u.speculated = due;
         } else if quiet.is_some() || len < u.partial_len + interval || !u.speech_since_partial {
@@ -90,7 +90,7 @@ impl StreamingRecognizer {
         Some(DecodeRequest {
             ticket,
             kind: DecodeKind::Partial,
-            audio: self.slice(start, end).to_vec(),
+            audio: self.padded_slice(start, end),
             options,
             start: secs(start),
             urgent: speculative,
@@ -135,10 +135,25 @@ impl StreamingRecognizer {
         let u = self.utterance.as_ref()?;
         let settle = ms_samples(self.config.vad.speech_pad_ms + self.config.end_pad_ms);
         let now = self.end_sample();
+        let lead = ms_samples(
+            self.config
+                .partial
+                .speculative_lead_ms
+                .min(self.config.end_pad_ms),
+        );
         let due = now.saturating_sub(u.start) >= samples(MIN_PARTIAL_S)
-            && now >= quiet + settle
+            && now + lead >= quiet + settle
             && u.speculated != Some(quiet);
         due.then_some(quiet)
+    }
+
+    /// The audio from `from` to `to`, with digital silence for the part
+    /// not received yet (a speculative partial started early).
+    fn padded_slice(&self, from: u64, to: u64) -> Vec<f32> {
+        let mut audio = self.slice(from, to).to_vec();
+        let missing = to.saturating_sub(self.end_sample()) as usize;
+        audio.extend(std::iter::repeat_n(0.0, missing));
+        audio
     }
 
     /// Returns a request that could not be run (e.g. the pool was busy):
