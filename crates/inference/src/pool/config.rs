@@ -1,6 +1,7 @@
 //! [`PoolConfig`]: how many workers, threads and queue slots.
 
 use super::PoolError;
+use crate::streaming::FINAL_BEAM_SIZE;
 
 /// Sizing of the STT and TTS pools.
 ///
@@ -28,16 +29,12 @@ pub struct PoolConfig {
     /// [`PoolError::Busy`].
     pub queue_depth: usize,
     /// Widest beam a live final may get ([`SttPool::fit_to_load`]; 1: live
-    /// finals always decode greedily). Default [`LIVE_FINAL_BEAM`].
+    /// finals always decode greedily). Default: the width the recogniser
+    /// asks for, [`FINAL_BEAM_SIZE`].
     ///
     /// [`SttPool::fit_to_load`]: super::SttPool::fit_to_load
     pub live_final_beam: usize,
 }
-
-/// Default [`PoolConfig::live_final_beam`]: 5, faster-whisper's and the
-/// openai-whisper CLI's width; it brought the live path's WER within a
-/// point of whole-file decoding (BENCHMARKS.md, "Session 7").
-pub const LIVE_FINAL_BEAM: usize = 5;
 
 impl Default for PoolConfig {
     fn default() -> Self {
@@ -46,7 +43,7 @@ impl Default for PoolConfig {
             threads_per_worker: 1,
             tts_workers: 1,
             queue_depth: 16,
-            live_final_beam: LIVE_FINAL_BEAM,
+            live_final_beam: FINAL_BEAM_SIZE,
         }
     }
 }

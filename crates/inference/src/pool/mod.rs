@@ -22,7 +22,7 @@ mod stt_pool;
 mod worker_pool;
 
 pub use cancel::CancelToken;
-pub use config::{PoolConfig, LIVE_FINAL_BEAM};
+pub use config::PoolConfig;
 pub use error::PoolError;
 pub use stt_pool::{tts_intra_threads, tts_pool, SttPool, TtsPool};
 pub use worker_pool::{JobContext, JobHandle, PoolStats, Priority, WorkerPool};

@@ -36,32 +36,26 @@ pub(super) fn tidy_final(transcript: &mut Transcript, starts: bool, ends: bool) 
         }
     }
     if ends {
-        let open = transcript
-            .segments
-            .iter()
-            .rev()
-            .find(|s| !s.text.trim().is_empty())
-            .is_some_and(|s| ends_open(&s.text));
-        if !open {
-            return;
-        }
-        if let Some(segment) = transcript
+        let Some(last) = transcript
             .segments
             .iter_mut()
             .rev()
             .find(|s| !s.text.trim().is_empty())
-        {
-            close(&mut segment.text);
+        else {
+            return;
+        };
+        if !ends_open(&last.text) {
+            return;
         }
+        close(&mut last.text);
         if let Some(word) = transcript
             .words
             .iter_mut()
             .rev()
             .find(|w| !w.text.trim().is_empty())
+            .filter(|w| ends_open(&w.text))
         {
-            if ends_open(&word.text) {
-                close(&mut word.text);
-            }
+            close(&mut word.text);
         }
     }
 }

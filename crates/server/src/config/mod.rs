@@ -115,7 +115,7 @@ impl Default for ServerConfig {
             threads_per_worker: 1,
             tts_workers: 1,
             queue_depth: 16,
-            live_final_beam: vocalis_inference::pool::LIVE_FINAL_BEAM,
+            live_final_beam: vocalis_inference::streaming::FINAL_BEAM_SIZE,
             idle_timeout_ms: 10_000,
             max_frame_bytes: 1024 * 1024,
             health_interval_ms: 5_000,
